@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// The capability-independent interface of the CPU element-wise kernels.
+//
+// A chunk kernel processes up to kChunk contiguous elements in the compute type T (float, or
+// double for float64 inputs): it evaluates a loss struct of loss_math.h on every element, stores
+// the per-element loss and the gradients it is asked for, and returns the chunk's loss sum. One
+// set of chunk kernels is compiled per CPU capability (core_default.cpp, core_avx2.cpp,
+// core_avx512.cpp, each with its own -m flags); elementwise.cpp picks the set at run time.
+#pragma once
+
+#include <cstdint>
+
+namespace losses_ext::cpu {
+
+// Elements per chunk kernel call; also the size of the fp16/bf16 conversion scratch buffers.
+constexpr int64_t kChunk = 1024;
+
+template <typename T>
+struct ChunkArgs {
+  const T* x;       // (n,) input
+  const T* y;       // (n,) target
+  const T* weight;  // (n,) element weight, or nullptr
+  const T* pw;      // (n,) pos_weight, or nullptr (read only by losses with kUsesPosWeight)
+  T* loss;          // (n,) per-element loss, or nullptr when reducing
+  T* dx;            // (n,) d loss / d input, times grad_scale, or nullptr
+  T* dy;            // (n,) d loss / d target, times grad_scale, or nullptr
+  int64_t n;
+  T grad_scale;     // 1, or 1 / divisor for 'mean' and 'batchmean'
+};
+
+struct ChunkResult {
+  double loss_sum;  // sum of the chunk's (weighted) losses
+  bool invalid;     // some element failed Loss::valid()
+};
+
+template <typename Loss, typename T>
+using ChunkFn = ChunkResult (*)(const Loss&, const ChunkArgs<T>&);
+
+// Chunk kernel for one loss and compute type, specialised for the pointers that are set: a
+// weight, and which gradients are written.
+#define LOSSES_EXT_DECLARE_CAPABILITY(CAP)                                     \
+  namespace CAP {                                                              \
+  template <typename Loss, typename T>                                         \
+  ChunkFn<Loss, T> chunk_kernel(bool has_weight, bool need_dx, bool need_dy); \
+  }
+
+LOSSES_EXT_DECLARE_CAPABILITY(DEFAULT)
+LOSSES_EXT_DECLARE_CAPABILITY(AVX2)
+LOSSES_EXT_DECLARE_CAPABILITY(AVX512)
+
+}  // namespace losses_ext::cpu

@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Backend choice: which implementation runs a loss for given tensors.
+
+* ``'cpu'``: the fused C++ kernels (CPU tensors).
+* ``'reference'``: the differentiable PyTorch composites of ``losses_ext.reference``, on any
+  device.
+* ``'cuda'`` and ``'triton'``: the fused GPU kernels; not part of this build yet, so asking for
+  them raises ``NotImplementedError``.
+* ``'auto'``: ``'cpu'`` for CPU tensors; tensors on other devices fall back to ``'reference'``
+  with a one-time warning, until the GPU backends exist.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import torch
+
+from . import _ops
+
+BACKENDS = ("auto", "cpu", "cuda", "triton", "reference")
+
+logger = logging.getLogger("losses_ext")
+_warned_fallback: set[str] = set()
+
+
+def resolve(name: str, backend: str, input: torch.Tensor) -> str:
+    """The concrete backend ('cpu' or 'reference') for loss ``name`` on ``input``'s device."""
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ValueError(f"{name}: unknown backend {backend!r}; expected one of {BACKENDS}")
+    device = input.device.type
+    if backend == "auto":
+        if device == "cpu" and _ops.extension_available():
+            chosen = "cpu"
+        else:
+            chosen = "reference"
+            reason = (
+                f"the compiled extension failed to load ({_ops.EXTENSION_ERROR})"
+                if device == "cpu"
+                else f"no fused kernels for {device} tensors in this build"
+            )
+            if reason not in _warned_fallback:
+                _warned_fallback.add(reason)
+                warnings.warn(
+                    f"losses_ext: using the PyTorch reference implementation: {reason}",
+                    stacklevel=3,
+                )
+        if not torch.compiler.is_compiling():  # dynamo cannot trace a logging call
+            logger.debug("%s: backend 'auto' chose %r for %s tensors", name, chosen, device)
+        return chosen
+    if backend in ("cuda", "triton"):
+        raise NotImplementedError(
+            f"{name}: backend={backend!r} is not available in this build of losses_ext yet; "
+            "use backend='cpu', 'reference' or 'auto'"
+        )
+    if backend == "cpu":
+        if not _ops.extension_available():
+            raise RuntimeError(
+                f"{name}: backend='cpu' needs the compiled extension, which failed to load: "
+                f"{_ops.EXTENSION_ERROR}"
+            )
+        if device != "cpu":
+            raise ValueError(f"{name}: backend='cpu' needs CPU tensors, got {device} tensors")
+    return backend

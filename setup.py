@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Build of losses_ext._C: the C++ ops and CPU kernels (and, when enabled, the CUDA kernels).
+
+The CPU chunk kernels are compiled once per instruction set (csrc/cpu/core_<capability>.cpp,
+each with its own -m flags) and linked into one library that picks the best set at run time, so
+one build runs on any x86-64 CPU. Nothing is built with -march=native.
+
+Environment switches:
+  LOSSES_EXT_DEBUG=1   build with -O0 -g instead of -O3.
+"""
+
+import os
+import platform
+
+from setuptools import find_packages, setup
+from torch.utils.cpp_extension import BuildExtension, CppExtension
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+IS_X86 = platform.machine().lower() in ("x86_64", "amd64")
+
+# Per-capability sources and their instruction-set flags (the same sets ATen uses for its own
+# AVX2 and AVX-512 kernels).
+CAPABILITY_SOURCES = {
+    "csrc/cpu/core_avx2.cpp": ["-mavx2", "-mfma", "-mf16c", "-mbmi", "-mbmi2"],
+    "csrc/cpu/core_avx512.cpp": [
+        "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma", "-mf16c",
+    ],
+}
+
+
+def cxx_flags():
+    opt = ["-O0", "-g"] if os.environ.get("LOSSES_EXT_DEBUG") == "1" else ["-O3"]
+    flags = opt + ["-std=c++20", "-fvisibility=hidden"]
+    if IS_X86:
+        flags.append("-DLOSSES_EXT_X86_CAPABILITIES")
+    return flags
+
+
+class BuildWithCapabilities(BuildExtension):
+    """Compiles each capability source with its flags, then builds the rest as usual."""
+
+    def build_extension(self, ext):
+        extra_objects = []
+        for source, isa_flags in CAPABILITY_SOURCES.items():
+            if source not in getattr(ext, "capability_sources", ()):
+                continue
+            post = dict(ext.extra_compile_args)
+            post["cxx"] = list(post["cxx"]) + isa_flags
+            extra_objects += self.compiler.compile(
+                [source],
+                output_dir=self.build_temp,
+                macros=ext.define_macros,
+                include_dirs=ext.include_dirs,
+                debug=self.debug,
+                extra_postargs=post,
+                depends=ext.depends,
+            )
+        ext.extra_objects = list(ext.extra_objects or []) + extra_objects
+        super().build_extension(ext)
+
+
+def extension():
+    sources = [
+        "csrc/ops.cpp",
+        "csrc/module.cpp",
+        "csrc/cpu/cpu_capability.cpp",
+        "csrc/cpu/elementwise.cpp",
+        "csrc/cpu/core_default.cpp",
+    ]
+    ext = CppExtension(
+        "losses_ext._C",
+        sources,
+        extra_compile_args={"cxx": cxx_flags()},
+        depends=[os.path.join("csrc", f) for f in ("loss_math.h", "reduction.h")]
+        + [os.path.join("csrc/cpu", f) for f in os.listdir(os.path.join(ROOT, "csrc/cpu"))
+           if f.endswith(".h")],
+    )
+    ext.capability_sources = list(CAPABILITY_SOURCES) if IS_X86 else []
+    return ext
+
+
+setup(
+    name="losses_ext",
+    version="0.1.0",
+    description="Fused loss functions for PyTorch: loss and gradient in one pass",
+    packages=find_packages(include=["losses_ext", "losses_ext.*"]),
+    package_data={"losses_ext": ["py.typed"]},
+    ext_modules=[extension()],
+    cmdclass={"build_ext": BuildWithCapabilities},
+    python_requires=">=3.10",
+    install_requires=["torch>=2.4"],
+)

@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Values and gradients of the fused CPU kernels against the float64 reference, over losses,
+options, dtypes, reductions, shapes, layouts and CPU instruction sets."""
+
+import pytest
+import torch
+
+from loss_cases import CASES
+from tolerances import assert_close
+
+DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+SHAPES = [(), (1,), (7,), (3, 5), (2, 3, 33), (3, 20000), (0,), (0, 3)]
+
+
+def _layout(t, layout):
+    """The same values in another memory layout."""
+    if layout == "transposed" and t.dim() >= 2:
+        return t.transpose(0, 1).contiguous().transpose(0, 1)
+    if layout == "sliced":
+        wide = torch.zeros(t.shape + (2,), dtype=t.dtype)
+        wide[..., 0] = t
+        return wide[..., 0]
+    return t
+
+
+def _check(case, shape, dtype, reduction, layout="contiguous", seed=0):
+    x, y, aux = case.make(shape, dtype, seed=seed)
+    x, y = _layout(x, layout), _layout(y, layout)
+    x.requires_grad_(True)
+    y.requires_grad_(case.target_grad)
+    loss = case(x, y, aux, reduction, backend="cpu")
+    assert loss.dtype == dtype
+    assert loss.shape == (x.shape if reduction == "none" else ())
+    grad_out = torch.rand_like(loss) + 0.5 if reduction == "none" else torch.tensor(1.0, dtype=dtype)
+    wrt = [x, y] if case.target_grad else [x]
+    grads = torch.autograd.grad(loss, wrt, grad_out, allow_unused=True) if x.numel() else None
+
+    xr = x.detach().double().requires_grad_(True)
+    yr = y.detach().double().requires_grad_(case.target_grad)
+    aux_r = {k: v.double() for k, v in aux.items()}
+    ref = case(xr, yr, aux_r, reduction, backend="reference")
+    assert_close(loss, ref, dtype)
+    if grads is None:
+        return
+    ref_grads = torch.autograd.grad(ref, [xr, yr] if case.target_grad else [xr], grad_out.double())
+    for g, r in zip(grads, ref_grads):
+        assert g.shape == r.shape and g.dtype == dtype
+        assert_close(g, r, dtype)
+
+
+CASE_REDUCTIONS = [
+    pytest.param(case, reduction, id=f"{case.id}-{reduction}")
+    for case in CASES
+    for reduction in case.reductions
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("case,reduction", CASE_REDUCTIONS)
+def test_matches_reference(case, reduction, dtype, shape, capability):
+    if dtype in (torch.float16, torch.bfloat16) and reduction == "sum" and len(shape) > 1:
+        shape = shape[:-1] + (min(shape[-1], 50),)  # keep half-precision sums representable
+    _check(case, shape, dtype, reduction)
+
+
+@pytest.mark.parametrize("layout", ["transposed", "sliced"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_non_contiguous(case, layout):
+    _check(case, (6, 7), torch.float32, case.reductions[1], layout=layout)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_gradcheck_float64(case):
+    for reduction in case.reductions:
+        x, y, aux = case.make((3, 4), torch.float64, seed=1, requires_grad=True)
+        inputs = (x, y) if case.target_grad else (x,)
+
+        def f(*args):
+            return case(args[0], args[1] if case.target_grad else y, aux, reduction, backend="cpu")
+
+        assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_gradgradcheck_float64(case):
+    x, y, aux = case.make((2, 3), torch.float64, seed=2, requires_grad=True)
+    inputs = (x, y) if case.target_grad else (x,)
+
+    def f(*args):
+        return case(args[0], args[1] if case.target_grad else y, aux, case.reductions[1],
+                    backend="cpu")
+
+    assert torch.autograd.gradgradcheck(f, inputs, eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_no_grad_forward_matches(case):
+    x, y, aux = case.make((4, 9), torch.float32)
+    with torch.no_grad():
+        plain = case(x, y, aux, "sum", backend="cpu")
+    x.requires_grad_(True)
+    assert torch.equal(case(x, y, aux, "sum", backend="cpu").detach(), plain)
