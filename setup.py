@@ -30,7 +30,9 @@ CAPABILITY_SOURCES = {
 
 def cxx_flags():
     opt = ["-O0", "-g"] if os.environ.get("LOSSES_EXT_DEBUG") == "1" else ["-O3"]
-    flags = opt + ["-std=c++20", "-fvisibility=hidden"]
+    # -fopenmp: at::parallel_for is inline and uses OpenMP pragmas in our own code; without the
+    # flag it silently runs on one thread. The runtime is the libgomp that torch loads.
+    flags = opt + ["-std=c++20", "-fvisibility=hidden", "-fopenmp"]
     if IS_X86:
         flags.append("-DLOSSES_EXT_X86_CAPABILITIES")
     return flags
@@ -71,6 +73,7 @@ def extension():
         "losses_ext._C",
         sources,
         extra_compile_args={"cxx": cxx_flags()},
+        extra_link_args=["-fopenmp"],
         depends=[os.path.join("csrc", f) for f in ("loss_math.h", "reduction.h")]
         + [os.path.join("csrc/cpu", f) for f in os.listdir(os.path.join(ROOT, "csrc/cpu"))
            if f.endswith(".h")],
