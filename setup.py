@@ -23,7 +23,13 @@ IS_X86 = platform.machine().lower() in ("x86_64", "amd64")
 CAPABILITY_SOURCES = {
     "csrc/cpu/core_avx2.cpp": ["-mavx2", "-mfma", "-mf16c", "-mbmi", "-mbmi2"],
     "csrc/cpu/core_avx512.cpp": [
-        "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma", "-mf16c",
+        "-mavx512f",
+        "-mavx512bw",
+        "-mavx512vl",
+        "-mavx512dq",
+        "-mavx2",
+        "-mfma",
+        "-mf16c",
     ],
 }
 
@@ -75,8 +81,11 @@ def extension():
         extra_compile_args={"cxx": cxx_flags()},
         extra_link_args=["-fopenmp"],
         depends=[os.path.join("csrc", f) for f in ("loss_math.h", "reduction.h")]
-        + [os.path.join("csrc/cpu", f) for f in os.listdir(os.path.join(ROOT, "csrc/cpu"))
-           if f.endswith(".h")],
+        + [
+            os.path.join("csrc/cpu", f)
+            for f in os.listdir(os.path.join(ROOT, "csrc/cpu"))
+            if f.endswith(".h")
+        ],
     )
     ext.capability_sources = list(CAPABILITY_SOURCES) if IS_X86 else []
     return ext

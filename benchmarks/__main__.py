@@ -80,15 +80,29 @@ def main(argv=None):
         for impl, fn in (("fused-cpu", getattr(LF, name)), ("eager", EAGER[name])):
             median, p20, p80 = time_fwd_bwd(fn, x, y, kwargs, args.repeats)
             results[impl] = median
-            records.append({"loss": name, "impl": impl, "device": "cpu", "dtype": "float32",
-                            "numel": args.numel, "pass": "fwd+bwd", "median_ms": median,
-                            "p20_ms": p20, "p80_ms": p80, **env})
+            records.append(
+                {
+                    "loss": name,
+                    "impl": impl,
+                    "device": "cpu",
+                    "dtype": "float32",
+                    "numel": args.numel,
+                    "pass": "fwd+bwd",
+                    "median_ms": median,
+                    "p20_ms": p20,
+                    "p80_ms": p80,
+                    **env,
+                }
+            )
             rows.append([name, impl, f"{median:.3f}", f"{p20:.3f}", f"{p80:.3f}"])
         rows[-2].append(f"{results['eager'] / results['fused-cpu']:.2f}x")
         rows[-1].append("")
     print(f"forward+backward, float32, {args.numel} elements, CPU")
-    print(tabulate(rows, headers=["loss", "impl", "median ms", "p20 ms", "p80 ms",
-                                  "speed-up vs eager"]))
+    print(
+        tabulate(
+            rows, headers=["loss", "impl", "median ms", "p20 ms", "p80 ms", "speed-up vs eager"]
+        )
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(records, f, indent=1)

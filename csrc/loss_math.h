@@ -178,7 +178,8 @@ struct SigmoidFocal {
     V ce = xmul(y, p.sp_neg) + xmul(one_minus_y, p.sp_pos);
     V m = p.s_pos * one_minus_y + p.s_neg * y;
     V g = V(gamma);
-    V mg = gamma == T(0) ? V(1) : M::pow(m, g);
+    // Integer gammas (2 is the default) avoid pow, the costliest call here.
+    V mg = gamma == T(0) ? V(1) : gamma == T(1) ? m : gamma == T(2) ? m * m : M::pow(m, g);
     // g * ce * m^(g-1), with its m == 0 limit of 0.
     auto m_pos = M::gt(m, V(0));
     V ce_over_m = ce / M::select(m_pos, m, V(1));

@@ -49,9 +49,7 @@ def run_op(spec: LossSpec, input, target, tensors, params, reduction, need_dx, n
 
 def _is_one(grad_output: Tensor) -> bool:
     # A host read is free on the CPU; elsewhere it would synchronise, so we always scale there.
-    return (
-        grad_output.device.type == "cpu" and grad_output.numel() == 1 and grad_output.item() == 1
-    )
+    return grad_output.device.type == "cpu" and grad_output.numel() == 1 and grad_output.item() == 1
 
 
 def _forward(ctx, spec: LossSpec, input, target, tensors, params, reduction):
@@ -112,7 +110,8 @@ def _specs():
     r = reference
     return {
         "bce_with_logits": LossSpec(
-            "binary_cross_entropy_with_logits", "bce_with_logits",
+            "binary_cross_entropy_with_logits",
+            "bce_with_logits",
             r.binary_cross_entropy_with_logits,
         ),
         "bce": LossSpec("binary_cross_entropy", "bce", r.binary_cross_entropy),
@@ -121,7 +120,9 @@ def _specs():
         "kl_div": LossSpec("kl_div", "kl_div", r.kl_div),
         "mse": LossSpec("mse_loss", "mse", r.mse_loss),
         "hinge_embedding": LossSpec(
-            "hinge_embedding_loss", "hinge_embedding", r.hinge_embedding_loss,
+            "hinge_embedding_loss",
+            "hinge_embedding",
+            r.hinge_embedding_loss,
             target_has_grad=False,
         ),
         "hinge": LossSpec("hinge_loss", "hinge", r.hinge_loss, target_has_grad=False),
@@ -134,8 +135,9 @@ SPECS = _specs()
 class BCEWithLogitsFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input, target, weight, pos_weight, reduction: str):
-        return _forward(ctx, SPECS["bce_with_logits"], input, target, (weight, pos_weight), (),
-                        reduction)
+        return _forward(
+            ctx, SPECS["bce_with_logits"], input, target, (weight, pos_weight), (), reduction
+        )
 
     backward = staticmethod(_backward)
 

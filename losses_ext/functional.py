@@ -65,8 +65,10 @@ def _check_pair(name: str, input, target, *, broadcast: bool, label_target: bool
             f"{name}: input is on {input.device} but target is on {target.device}; "
             "move both to one device"
         )
-    dtype = input.dtype if not target.dtype.is_floating_point else (
-        torch.promote_types(input.dtype, target.dtype)
+    dtype = (
+        input.dtype
+        if not target.dtype.is_floating_point
+        else (torch.promote_types(input.dtype, target.dtype))
     )
     input, target = input.to(dtype), target.to(dtype)
     if input.shape != target.shape:
@@ -91,7 +93,9 @@ def _check_aux(name: str, what: str, value, input: Tensor):
     if value is None:
         return None
     if not isinstance(value, Tensor):
-        raise TypeError(f"{name}: {what} must be a torch.Tensor or None, got {type(value).__name__}")
+        raise TypeError(
+            f"{name}: {what} must be a torch.Tensor or None, got {type(value).__name__}"
+        )
     if value.dtype.is_complex:
         raise TypeError(f"{name}: {what} must be a real tensor, got {value.dtype}")
     if value.device != input.device:

@@ -36,22 +36,41 @@ class _Loss(nn.Module):
 
 
 class BCEWithLogitsLoss(_Loss):
-    def __init__(self, weight: Tensor | None = None, size_average=None, reduce=None,
-                 reduction: str = "mean", pos_weight: Tensor | None = None, *, backend="auto"):
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        size_average=None,
+        reduce=None,
+        reduction: str = "mean",
+        pos_weight: Tensor | None = None,
+        *,
+        backend="auto",
+    ):
         super().__init__(size_average, reduce, reduction, backend=backend)
         self.register_buffer("weight", weight)
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.binary_cross_entropy_with_logits(
-            input, target, self.weight, reduction=self.reduction, pos_weight=self.pos_weight,
+            input,
+            target,
+            self.weight,
+            reduction=self.reduction,
+            pos_weight=self.pos_weight,
             backend=self.backend,
         )
 
 
 class BCELoss(_Loss):
-    def __init__(self, weight: Tensor | None = None, size_average=None, reduce=None,
-                 reduction: str = "mean", *, backend="auto"):
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        size_average=None,
+        reduce=None,
+        reduction: str = "mean",
+        *,
+        backend="auto",
+    ):
         super().__init__(size_average, reduce, reduction, backend=backend)
         self.register_buffer("weight", weight)
 
@@ -64,8 +83,9 @@ class BCELoss(_Loss):
 class SigmoidFocalLoss(_Loss):
     """Module form of torchvision's ``sigmoid_focal_loss`` (default reduction 'none')."""
 
-    def __init__(self, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none", *,
-                 backend="auto"):
+    def __init__(
+        self, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none", *, backend="auto"
+    ):
         super().__init__(reduction=reduction, backend=backend)
         self.alpha, self.gamma = alpha, gamma
 
@@ -84,14 +104,24 @@ class LogCoshLoss(_Loss):
 
 
 class KLDivLoss(_Loss):
-    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
-                 log_target: bool = False, *, backend="auto"):
+    def __init__(
+        self,
+        size_average=None,
+        reduce=None,
+        reduction: str = "mean",
+        log_target: bool = False,
+        *,
+        backend="auto",
+    ):
         super().__init__(size_average, reduce, reduction, backend=backend)
         self.log_target = log_target
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.kl_div(
-            input, target, reduction=self.reduction, log_target=self.log_target,
+            input,
+            target,
+            reduction=self.reduction,
+            log_target=self.log_target,
             backend=self.backend,
         )
 
@@ -102,8 +132,15 @@ class MSELoss(_Loss):
 
 
 class HingeEmbeddingLoss(_Loss):
-    def __init__(self, margin: float = 1.0, size_average=None, reduce=None,
-                 reduction: str = "mean", *, backend="auto"):
+    def __init__(
+        self,
+        margin: float = 1.0,
+        size_average=None,
+        reduce=None,
+        reduction: str = "mean",
+        *,
+        backend="auto",
+    ):
         super().__init__(size_average, reduce, reduction, backend=backend)
         self.margin = margin
 

@@ -10,7 +10,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import losses_ext  # noqa: E402
 
 CAPABILITIES = [
-    c for c in ("default", "avx2", "avx512")
+    c
+    for c in ("default", "avx2", "avx512")
     if ("default", "avx2", "avx512").index(c)
     <= ("default", "avx2", "avx512").index(losses_ext.best_cpu_capability())
 ]

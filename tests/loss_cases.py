@@ -75,25 +75,53 @@ class LossCase:
 
 
 CASES = [
-    LossCase("binary_cross_entropy_with_logits", LF.binary_cross_entropy_with_logits, _logits,
-             _probs),
-    LossCase("binary_cross_entropy_with_logits", LF.binary_cross_entropy_with_logits, _logits,
-             _probs, aux=("weight", "pos_weight")),
+    LossCase(
+        "binary_cross_entropy_with_logits", LF.binary_cross_entropy_with_logits, _logits, _probs
+    ),
+    LossCase(
+        "binary_cross_entropy_with_logits",
+        LF.binary_cross_entropy_with_logits,
+        _logits,
+        _probs,
+        aux=("weight", "pos_weight"),
+    ),
     LossCase("binary_cross_entropy", LF.binary_cross_entropy, _probs, _probs),
     LossCase("binary_cross_entropy", LF.binary_cross_entropy, _probs, _probs, aux=("weight",)),
     LossCase("sigmoid_focal_loss", LF.sigmoid_focal_loss, _logits, _probs),
-    LossCase("sigmoid_focal_loss", LF.sigmoid_focal_loss, _logits, _probs,
-             kwargs={"alpha": -1.0, "gamma": 0.5}),
-    LossCase("sigmoid_focal_loss", LF.sigmoid_focal_loss, _logits, _probs,
-             kwargs={"alpha": 0.6, "gamma": 0.0}),
+    LossCase(
+        "sigmoid_focal_loss",
+        LF.sigmoid_focal_loss,
+        _logits,
+        _probs,
+        kwargs={"alpha": -1.0, "gamma": 0.5},
+    ),
+    LossCase(
+        "sigmoid_focal_loss",
+        LF.sigmoid_focal_loss,
+        _logits,
+        _probs,
+        kwargs={"alpha": 0.6, "gamma": 0.0},
+    ),
     LossCase("log_cosh_loss", LF.log_cosh_loss, _logits, _logits),
-    LossCase("kl_div", LF.kl_div, _log_probs, _probs,
-             reductions=("none", "batchmean", "sum")),
-    LossCase("kl_div", LF.kl_div, _log_probs, _log_probs, kwargs={"log_target": True},
-             reductions=("none", "batchmean", "sum")),
+    LossCase("kl_div", LF.kl_div, _log_probs, _probs, reductions=("none", "batchmean", "sum")),
+    LossCase(
+        "kl_div",
+        LF.kl_div,
+        _log_probs,
+        _log_probs,
+        kwargs={"log_target": True},
+        reductions=("none", "batchmean", "sum"),
+    ),
     LossCase("mse_loss", LF.mse_loss, _logits, _logits),
-    LossCase("hinge_embedding_loss", LF.hinge_embedding_loss, _logits, _labels,
-             kwargs={"margin": 1.0}, target_grad=False),
-    LossCase("hinge_loss", LF.hinge_loss, _logits, _labels, kwargs={"margin": 1.0},
-             target_grad=False),
+    LossCase(
+        "hinge_embedding_loss",
+        LF.hinge_embedding_loss,
+        _logits,
+        _labels,
+        kwargs={"margin": 1.0},
+        target_grad=False,
+    ),
+    LossCase(
+        "hinge_loss", LF.hinge_loss, _logits, _labels, kwargs={"margin": 1.0}, target_grad=False
+    ),
 ]

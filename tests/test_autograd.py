@@ -36,8 +36,15 @@ def test_scalar_grad_output(case, scale):
     x, y, aux = case.make((4, 5), torch.float32)
     reduction = case.reductions[1]
     _, gx, gy = _grads(case, x, y, aux, reduction, torch.tensor(scale))
-    _, rx, ry = _grads(case, x.double(), y.double(), {k: v.double() for k, v in aux.items()},
-                       reduction, torch.tensor(scale, dtype=torch.float64), backend="reference")
+    _, rx, ry = _grads(
+        case,
+        x.double(),
+        y.double(),
+        {k: v.double() for k, v in aux.items()},
+        reduction,
+        torch.tensor(scale, dtype=torch.float64),
+        backend="reference",
+    )
     assert_close(gx, rx, torch.float32, atol=2e-6 * max(scale, 1))
     if case.target_grad:
         assert_close(gy, ry, torch.float32, atol=2e-6 * max(scale, 1))
@@ -48,8 +55,15 @@ def test_per_element_grad_output_for_none(case):
     x, y, aux = case.make((3, 7), torch.float32)
     grad_out = torch.randn(3, 7)
     _, gx, _ = _grads(case, x, y, aux, "none", grad_out)
-    _, rx, _ = _grads(case, x.double(), y.double(), {k: v.double() for k, v in aux.items()},
-                      "none", grad_out.double(), backend="reference")
+    _, rx, _ = _grads(
+        case,
+        x.double(),
+        y.double(),
+        {k: v.double() for k, v in aux.items()},
+        "none",
+        grad_out.double(),
+        backend="reference",
+    )
     assert_close(gx, rx, torch.float32)
 
 
@@ -81,8 +95,9 @@ def test_target_only_gradient():
     y = torch.rand(50, requires_grad=True)
     LF.binary_cross_entropy_with_logits(x, y, reduction="sum").backward()
     yr = y.detach().double().requires_grad_(True)
-    LF.binary_cross_entropy_with_logits(x.double(), yr, reduction="sum",
-                                        backend="reference").backward()
+    LF.binary_cross_entropy_with_logits(
+        x.double(), yr, reduction="sum", backend="reference"
+    ).backward()
     assert_close(y.grad, yr.grad, torch.float32)
 
 
@@ -98,5 +113,5 @@ def test_deterministic_across_runs_and_thread_counts(case):
     finally:
         torch.set_num_threads(threads)
     for other in results[1:]:
-        for a, b in zip(results[0], other):
+        for a, b in zip(results[0], other, strict=True):
             assert (a is None and b is None) or torch.equal(a, b)

@@ -31,7 +31,9 @@ def _check(case, shape, dtype, reduction, layout="contiguous", seed=0):
     loss = case(x, y, aux, reduction, backend="cpu")
     assert loss.dtype == dtype
     assert loss.shape == (x.shape if reduction == "none" else ())
-    grad_out = torch.rand_like(loss) + 0.5 if reduction == "none" else torch.tensor(1.0, dtype=dtype)
+    grad_out = (
+        torch.rand_like(loss) + 0.5 if reduction == "none" else torch.tensor(1.0, dtype=dtype)
+    )
     wrt = [x, y] if case.target_grad else [x]
     grads = torch.autograd.grad(loss, wrt, grad_out, allow_unused=True) if x.numel() else None
 
@@ -43,7 +45,7 @@ def _check(case, shape, dtype, reduction, layout="contiguous", seed=0):
     if grads is None:
         return
     ref_grads = torch.autograd.grad(ref, [xr, yr] if case.target_grad else [xr], grad_out.double())
-    for g, r in zip(grads, ref_grads):
+    for g, r in zip(grads, ref_grads, strict=True):
         assert g.shape == r.shape and g.dtype == dtype
         assert_close(g, r, dtype)
 
@@ -70,16 +72,15 @@ def test_non_contiguous(case, layout):
     _check(case, (6, 7), torch.float32, case.reductions[1], layout=layout)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_gradcheck_float64(case):
-    for reduction in case.reductions:
-        x, y, aux = case.make((3, 4), torch.float64, seed=1, requires_grad=True)
-        inputs = (x, y) if case.target_grad else (x,)
+@pytest.mark.parametrize("case,reduction", CASE_REDUCTIONS)
+def test_gradcheck_float64(case, reduction):
+    x, y, aux = case.make((3, 4), torch.float64, seed=1, requires_grad=True)
+    inputs = (x, y) if case.target_grad else (x,)
 
-        def f(*args):
-            return case(args[0], args[1] if case.target_grad else y, aux, reduction, backend="cpu")
+    def f(*args):
+        return case(args[0], args[1] if case.target_grad else y, aux, reduction, backend="cpu")
 
-        assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-7)
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
@@ -88,8 +89,9 @@ def test_gradgradcheck_float64(case):
     inputs = (x, y) if case.target_grad else (x,)
 
     def f(*args):
-        return case(args[0], args[1] if case.target_grad else y, aux, case.reductions[1],
-                    backend="cpu")
+        return case(
+            args[0], args[1] if case.target_grad else y, aux, case.reductions[1], backend="cpu"
+        )
 
     assert torch.autograd.gradgradcheck(f, inputs, eps=1e-6, atol=1e-6)
 

@@ -30,15 +30,27 @@ FN = {c.name: c.fn for c in CASES}
     ids=["int", "complex", "list", "reduction", "backend", "triton", "cuda", "shape", "device"],
 )
 def test_bad_input(name, input, target, kwargs, exc, match):
-    if name == "binary_cross_entropy" and isinstance(input, torch.Tensor) and input.is_floating_point():
+    if (
+        name == "binary_cross_entropy"
+        and isinstance(input, torch.Tensor)
+        and input.is_floating_point()
+    ):
         input = input.sigmoid()
     with pytest.raises(exc, match=match) as info:
         FN[name](input, target, **kwargs)
     assert name in str(info.value)
 
 
-@pytest.mark.parametrize("name", ["binary_cross_entropy_with_logits", "sigmoid_focal_loss",
-                                  "log_cosh_loss", "kl_div", "mse_loss"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "binary_cross_entropy_with_logits",
+        "sigmoid_focal_loss",
+        "log_cosh_loss",
+        "kl_div",
+        "mse_loss",
+    ],
+)
 def test_integer_target_rejected(name):
     with pytest.raises(TypeError, match=f"{name}: target must be a floating-point"):
         FN[name](X, Y.long())

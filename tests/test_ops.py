@@ -62,7 +62,7 @@ def test_compile_fullgraph_matches_eager():
     loss = compiled(x, y, labels)
     grads = torch.autograd.grad(loss, list(model.parameters()))
     torch.testing.assert_close(loss, eager_loss)
-    for g, e in zip(grads, eager_grads):
+    for g, e in zip(grads, eager_grads, strict=True):
         torch.testing.assert_close(g, e)
 
 
