@@ -249,15 +249,16 @@ def mse_loss(
     name = "mse_loss"
     reduction = _legacy_reduction(name, size_average, reduce, reduction)
     reduction = _check_reduction(name, reduction)
-    if isinstance(input, Tensor) and isinstance(target, Tensor) and input.shape != target.shape:
+    shapes = (tuple(getattr(input, "shape", ())), tuple(getattr(target, "shape", ())))
+    input, target = _check_pair(name, input, target, broadcast=True)
+    if shapes[0] != shapes[1]:
         warnings.warn(
-            f"mse_loss: target size {tuple(target.shape)} differs from input size "
-            f"{tuple(input.shape)}; the two are broadcast together, which is often a mistake. "
-            "Make the sizes match to silence this warning.",
+            f"mse_loss: target size {shapes[1]} differs from input size {shapes[0]}; the two "
+            "are broadcast together, which is often a mistake. Make the sizes match to silence "
+            "this warning.",
             UserWarning,
             stacklevel=2,
         )
-    input, target = _check_pair(name, input, target, broadcast=True)
     return _run("mse", backend, input, target, (), (), reduction)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import dispatch
 from . import functional as F
 
 Tensor = torch.Tensor
@@ -28,6 +29,16 @@ class _Loss(nn.Module):
         super().__init__()
         if size_average is not None or reduce is not None:
             reduction = nn._reduction.legacy_get_string(size_average, reduce)
+        allowed = ("none", "mean", "sum") + (("batchmean",) if isinstance(self, KLDivLoss) else ())
+        if reduction not in allowed:
+            raise ValueError(
+                f"{type(self).__name__}: reduction must be one of {allowed}, got {reduction!r}"
+            )
+        if backend not in dispatch.BACKENDS:
+            raise ValueError(
+                f"{type(self).__name__}: unknown backend {backend!r}; expected one "
+                f"of {dispatch.BACKENDS}"
+            )
         self.reduction = reduction
         self.backend = backend
 

@@ -97,3 +97,15 @@ def test_op_level_checks_name_the_loss():
         torch.ops.losses_ext.kl_div(X, Y, False, 7, False, False)
     with pytest.raises(RuntimeError, match="log_cosh_loss: target has dtype"):
         torch.ops.losses_ext.log_cosh(X, Y.double(), 1, False, False)
+
+
+def test_module_constructors_check_arguments():
+    import losses_ext
+
+    with pytest.raises(ValueError, match="BCEWithLogitsLoss: reduction must be one of"):
+        losses_ext.BCEWithLogitsLoss(reduction="avg")
+    with pytest.raises(ValueError, match="MSELoss: unknown backend"):
+        losses_ext.MSELoss(backend="gpu")
+    with pytest.raises(ValueError, match="MSELoss: reduction must be one of"):
+        losses_ext.MSELoss(reduction="batchmean")
+    assert losses_ext.KLDivLoss(reduction="batchmean").reduction == "batchmean"

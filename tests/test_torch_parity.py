@@ -8,19 +8,10 @@ import torch.nn.functional as F
 
 import losses_ext
 import losses_ext.functional as LF
+from benchmarks.eager import sigmoid_focal_loss as focal_torchvision_formula
 from tolerances import assert_close
 
 BACKENDS = ["cpu", "reference"]
-
-
-def _focal_torchvision(inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
-    p = torch.sigmoid(inputs)
-    ce = F.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
-    p_t = p * targets + (1 - p) * (1 - targets)
-    loss = ce * ((1 - p_t) ** gamma)
-    if alpha >= 0:
-        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
-    return {"none": loss, "mean": loss.mean(), "sum": loss.sum()}[reduction]
 
 
 def _pair(ours, theirs, args, kwargs, wrt):
@@ -71,7 +62,7 @@ def test_focal_matches_torchvision(backend, alpha, gamma):
     kwargs = dict(alpha=alpha, gamma=gamma, reduction="sum")
     _pair(
         lambda a, b, **k: LF.sigmoid_focal_loss(a, b, **k, backend=backend),
-        _focal_torchvision,
+        focal_torchvision_formula,
         (x, y),
         kwargs,
         wrt=(0, 1),
