@@ -40,9 +40,14 @@ def cxx_flags():
     # flag it silently runs on one thread. The runtime is the libgomp that torch loads.
     flags = opt + ["-std=c++20", "-fvisibility=hidden", "-fopenmp"]
     # Silence what torch's own headers trigger: '#pragma unroll' meant for other compilers,
-    # GCC's note on a vector ABI change of GCC 4.6, and GCC 12's false 'may be used
+    # GCC's note on a vector ABI change of GCC 4.6, and GCC 12's false '(may be) used
     # uninitialized' inside avx512fintrin.h.
-    flags += ["-Wno-unknown-pragmas", "-Wno-psabi", "-Wno-maybe-uninitialized", "-Wno-uninitialized"]
+    flags += [
+        "-Wno-unknown-pragmas",
+        "-Wno-psabi",
+        "-Wno-maybe-uninitialized",
+        "-Wno-uninitialized",
+    ]
     if IS_X86:
         flags.append("-DLOSSES_EXT_X86_CAPABILITIES")
     return flags
