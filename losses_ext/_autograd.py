@@ -42,8 +42,10 @@ class LossSpec:
     target_has_grad: bool = True
 
 
-def run_op(spec: LossSpec, input, target, tensors, params, reduction, need_dx, need_dy):
-    op = getattr(torch.ops.losses_ext, spec.op)
+def run_op(spec: LossSpec, backend, input, target, tensors, params, reduction, need_dx, need_dy):
+    """Calls the fused op of ``backend`` ('cpu' and 'cuda' share the C++ op, which dispatches on
+    the device; 'triton' has its own)."""
+    op = getattr(torch.ops.losses_ext, ("triton_" if backend == "triton" else "") + spec.op)
     return op(input, target, *tensors, *params, REDUCTION_CODES[reduction], need_dx, need_dy)
 
 
@@ -52,11 +54,13 @@ def _is_one(grad_output: Tensor) -> bool:
     return grad_output.device.type == "cpu" and grad_output.numel() == 1 and grad_output.item() == 1
 
 
-def _forward(ctx, spec: LossSpec, input, target, tensors, params, reduction):
+def _forward(ctx, spec: LossSpec, input, target, tensors, params, reduction, backend):
     need_dx = ctx.needs_input_grad[0]
     need_dy = ctx.needs_input_grad[1] and spec.target_has_grad
-    loss, dx, dy = run_op(spec, input, target, tensors, params, reduction, need_dx, need_dy)
-    ctx.spec, ctx.params, ctx.reduction = spec, params, reduction
+    loss, dx, dy = run_op(
+        spec, backend, input, target, tensors, params, reduction, need_dx, need_dy
+    )
+    ctx.spec, ctx.params, ctx.reduction, ctx.backend = spec, params, reduction, backend
     ctx.n_tensors = len(tensors)
     ctx.need = (need_dx, need_dy)
     ctx.compiled = torch.compiler.is_compiling()
@@ -74,7 +78,7 @@ def _backward(ctx, grad_output: Tensor):
     tensors = saved[2 : 2 + ctx.n_tensors]
     need_dx, need_dy = ctx.need
     spec = ctx.spec
-    n_none = ctx.n_tensors + len(ctx.params) + 1  # the non-differentiable forward arguments
+    n_none = ctx.n_tensors + len(ctx.params) + 2  # the non-differentiable forward arguments
 
     if torch.is_grad_enabled():  # create_graph=True: differentiate the reference instead
         wrt = [t for t, need in ((input, need_dx), (target, need_dy)) if need]
@@ -100,7 +104,9 @@ def _backward(ctx, grad_output: Tensor):
             if need_dy:
                 dy.mul_(grad_output)
     else:  # a later backward (retain_graph): the buffers are gone, recompute them
-        _, dx, dy = run_op(spec, input, target, tensors, ctx.params, ctx.reduction, *ctx.need)
+        _, dx, dy = run_op(
+            spec, ctx.backend, input, target, tensors, ctx.params, ctx.reduction, *ctx.need
+        )
         dx = dx * grad_output if need_dx else None
         dy = dy * grad_output if need_dy else None
     return (dx if need_dx else None, dy if need_dy else None) + (None,) * n_none
@@ -134,9 +140,16 @@ SPECS = _specs()
 
 class BCEWithLogitsFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, input, target, weight, pos_weight, reduction: str):
+    def forward(ctx, input, target, weight, pos_weight, reduction: str, backend: str):
         return _forward(
-            ctx, SPECS["bce_with_logits"], input, target, (weight, pos_weight), (), reduction
+            ctx,
+            SPECS["bce_with_logits"],
+            input,
+            target,
+            (weight, pos_weight),
+            (),
+            reduction,
+            backend,
         )
 
     backward = staticmethod(_backward)
@@ -144,56 +157,60 @@ class BCEWithLogitsFunction(torch.autograd.Function):
 
 class BCEFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, input, target, weight, reduction: str):
-        return _forward(ctx, SPECS["bce"], input, target, (weight,), (), reduction)
+    def forward(ctx, input, target, weight, reduction: str, backend: str):
+        return _forward(ctx, SPECS["bce"], input, target, (weight,), (), reduction, backend)
 
     backward = staticmethod(_backward)
 
 
 class SigmoidFocalLossFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, input, target, alpha: float, gamma: float, reduction: str):
-        return _forward(ctx, SPECS["sigmoid_focal"], input, target, (), (alpha, gamma), reduction)
+    def forward(ctx, input, target, alpha: float, gamma: float, reduction: str, backend: str):
+        return _forward(
+            ctx, SPECS["sigmoid_focal"], input, target, (), (alpha, gamma), reduction, backend
+        )
 
     backward = staticmethod(_backward)
 
 
 class LogCoshLossFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, input, target, reduction: str):
-        return _forward(ctx, SPECS["log_cosh"], input, target, (), (), reduction)
+    def forward(ctx, input, target, reduction: str, backend: str):
+        return _forward(ctx, SPECS["log_cosh"], input, target, (), (), reduction, backend)
 
     backward = staticmethod(_backward)
 
 
 class KLDivFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, input, target, log_target: bool, reduction: str):
-        return _forward(ctx, SPECS["kl_div"], input, target, (), (log_target,), reduction)
+    def forward(ctx, input, target, log_target: bool, reduction: str, backend: str):
+        return _forward(ctx, SPECS["kl_div"], input, target, (), (log_target,), reduction, backend)
 
     backward = staticmethod(_backward)
 
 
 class MSELossFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, input, target, reduction: str):
-        return _forward(ctx, SPECS["mse"], input, target, (), (), reduction)
+    def forward(ctx, input, target, reduction: str, backend: str):
+        return _forward(ctx, SPECS["mse"], input, target, (), (), reduction, backend)
 
     backward = staticmethod(_backward)
 
 
 class HingeEmbeddingLossFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, input, target, margin: float, reduction: str):
-        return _forward(ctx, SPECS["hinge_embedding"], input, target, (), (margin,), reduction)
+    def forward(ctx, input, target, margin: float, reduction: str, backend: str):
+        return _forward(
+            ctx, SPECS["hinge_embedding"], input, target, (), (margin,), reduction, backend
+        )
 
     backward = staticmethod(_backward)
 
 
 class HingeLossFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, input, target, margin: float, reduction: str):
-        return _forward(ctx, SPECS["hinge"], input, target, (), (margin,), reduction)
+    def forward(ctx, input, target, margin: float, reduction: str, backend: str):
+        return _forward(ctx, SPECS["hinge"], input, target, (), (margin,), reduction, backend)
 
     backward = staticmethod(_backward)
 

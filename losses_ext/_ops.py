@@ -45,6 +45,37 @@ if _C is not None:
         torch.library.register_fake(f"losses_ext::{_name}")(_elementwise_fake)
 
 
+def _register_triton_ops():
+    """Defines losses_ext::triton_<op> for every fused op, with the C++ op's schema, and its
+    Triton implementation for CUDA tensors (and CPU tensors under TRITON_INTERPRET=1)."""
+    import functools
+
+    from .triton.elementwise import elementwise_fwd
+
+    lib = torch.library.Library("losses_ext", "FRAGMENT")
+    for name in ELEMENTWISE_OPS:
+        schema = str(getattr(torch.ops.losses_ext, name).default._schema)
+        lib.define(f"triton_{name}(" + schema.split("(", 1)[1])
+        for key in ("CUDA", "CPU"):
+            lib.impl(f"triton_{name}", functools.partial(elementwise_fwd, name), key)
+        torch.library.register_fake(f"losses_ext::triton_{name}")(_elementwise_fake)
+    return lib
+
+
+TRITON_ERROR: str | None = None
+if _C is not None:
+    try:
+        _TRITON_LIBRARY = _register_triton_ops()
+    except ImportError as exc:  # no triton: backend='triton' is unavailable
+        TRITON_ERROR = str(exc)
+else:
+    TRITON_ERROR = "the compiled extension (which defines the op schemas) failed to load"
+
+
+def triton_available() -> bool:
+    return TRITON_ERROR is None
+
+
 def extension_available() -> bool:
     return _C is not None
 

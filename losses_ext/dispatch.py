@@ -4,15 +4,19 @@
 * ``'cpu'``: the fused C++ kernels (CPU tensors).
 * ``'reference'``: the differentiable PyTorch composites of ``losses_ext.reference``, on any
   device.
-* ``'cuda'`` and ``'triton'``: the fused GPU kernels; not part of this build yet, so asking for
-  them raises ``NotImplementedError``.
-* ``'auto'``: ``'cpu'`` for CPU tensors; tensors on other devices fall back to ``'reference'``
-  with a one-time warning, until the GPU backends exist.
+* ``'triton'``: the Triton kernels, for CUDA tensors (and for CPU tensors when Triton's
+  interpreter is on, ``TRITON_INTERPRET=1``, which is how the test suite runs them without a GPU).
+* ``'cuda'``: the hand-written CUDA kernels; not part of this build yet, so asking for them raises
+  ``NotImplementedError``.
+* ``'auto'``: ``'cpu'`` for CPU tensors, ``'triton'`` for CUDA tensors; anything else (or a
+  missing piece, such as triton not installed) falls back to ``'reference'`` with a one-time
+  warning.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 
 import torch
@@ -33,13 +37,16 @@ def resolve(name: str, backend: str, input: torch.Tensor) -> str:
     if backend == "auto":
         if device == "cpu" and _ops.extension_available():
             chosen = "cpu"
+        elif device == "cuda" and _ops.triton_available():
+            chosen = "triton"
         else:
             chosen = "reference"
-            reason = (
-                f"the compiled extension failed to load ({_ops.EXTENSION_ERROR})"
-                if device == "cpu"
-                else f"no fused kernels for {device} tensors in this build"
-            )
+            if device == "cpu":
+                reason = f"the compiled extension failed to load ({_ops.EXTENSION_ERROR})"
+            elif device == "cuda":
+                reason = f"triton is unavailable ({_ops.TRITON_ERROR})"
+            else:
+                reason = f"no fused kernels for {device} tensors"
             if reason not in _warned_fallback:
                 _warned_fallback.add(reason)
                 warnings.warn(
@@ -49,7 +56,18 @@ def resolve(name: str, backend: str, input: torch.Tensor) -> str:
         if not torch.compiler.is_compiling():  # dynamo cannot trace a logging call
             logger.debug("%s: backend 'auto' chose %r for %s tensors", name, chosen, device)
         return chosen
-    if backend in ("cuda", "triton"):
+    if backend == "triton":
+        if not _ops.triton_available():
+            raise RuntimeError(f"{name}: backend='triton' needs triton: {_ops.TRITON_ERROR}")
+        if device == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
+            raise ValueError(
+                f"{name}: backend='triton' needs CUDA tensors (CPU tensors run only in Triton's "
+                "interpreter, TRITON_INTERPRET=1)"
+            )
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"{name}: backend='triton' needs CUDA tensors, got {device} tensors")
+        return backend
+    if backend == "cuda":
         raise NotImplementedError(
             f"{name}: backend={backend!r} is not available in this build of losses_ext yet; "
             "use backend='cpu', 'reference' or 'auto'"

@@ -122,8 +122,8 @@ def _run(op: str, backend: str, input, target, tensors=(), params=(), reduction=
         input.requires_grad or (spec.target_has_grad and target.requires_grad)
     )
     if not needs_grad:  # loss only: no gradient is computed or written
-        return run_op(spec, input, target, tensors, params, reduction, False, False)[0]
-    return FUNCTIONS[op].apply(input, target, *tensors, *params, reduction)
+        return run_op(spec, chosen, input, target, tensors, params, reduction, False, False)[0]
+    return FUNCTIONS[op].apply(input, target, *tensors, *params, reduction, chosen)
 
 
 def binary_cross_entropy_with_logits(

@@ -6,6 +6,12 @@ import pytest
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
+
+# Without a GPU the Triton kernels run in Triton's interpreter on CPU tensors. It must be chosen
+# before triton is first imported (by losses_ext).
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import losses_ext  # noqa: E402
 
@@ -23,10 +29,38 @@ def _seed():
     yield
 
 
-@pytest.fixture(params=CAPABILITIES)
-def capability(request):
-    """Runs a test once per instruction set the CPU kernels were built for and this CPU has."""
+# The fused backends this machine can run: the C++ kernels, and Triton (on a GPU, or in the
+# interpreter).
+FUSED_BACKENDS = ["cpu"] + (["triton"] if losses_ext._ops.triton_available() else [])
+
+
+@pytest.fixture(params=[f"cpu-{c}" for c in CAPABILITIES] + FUSED_BACKENDS[1:])
+def backend_variant(request):
+    """Every fused kernel build: the C++ kernels once per instruction set they were built for
+    and this CPU has, then Triton. Yields the backend name."""
+    backend, _, capability = request.param.partition("-")
     before = losses_ext.cpu_capability()
-    losses_ext.set_cpu_capability(request.param)
-    yield request.param
+    if capability:
+        losses_ext.set_cpu_capability(capability)
+    yield backend
     losses_ext.set_cpu_capability(before)
+
+
+@pytest.fixture(params=FUSED_BACKENDS)
+def backend(request):
+    return request.param
+
+
+def device_for(backend):
+    """Triton runs on CUDA tensors when there is a GPU, else on CPU tensors (interpreter)."""
+    return "cuda" if backend == "triton" and torch.cuda.is_available() else "cpu"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `cuda` need a GPU; without one they skip with the reason."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (none on this machine)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)

@@ -4,6 +4,7 @@ options, dtypes, reductions, shapes, layouts and CPU instruction sets."""
 
 import pytest
 import torch
+from conftest import device_for
 
 from loss_cases import CASES
 from tolerances import assert_close
@@ -23,12 +24,14 @@ def _layout(t, layout):
     return t
 
 
-def _check(case, shape, dtype, reduction, layout="contiguous", seed=0):
+def _check(case, shape, dtype, reduction, backend="cpu", layout="contiguous", seed=0):
+    device = device_for(backend)
     x, y, aux = case.make(shape, dtype, seed=seed)
-    x, y = _layout(x, layout), _layout(y, layout)
+    x, y = _layout(x, layout).to(device), _layout(y, layout).to(device)
+    aux = {k: v.to(device) for k, v in aux.items()}
     x.requires_grad_(True)
     y.requires_grad_(case.target_grad)
-    loss = case(x, y, aux, reduction, backend="cpu")
+    loss = case(x, y, aux, reduction, backend=backend)
     assert loss.dtype == dtype
     assert loss.shape == (x.shape if reduction == "none" else ())
     grad_out = (
@@ -37,17 +40,18 @@ def _check(case, shape, dtype, reduction, layout="contiguous", seed=0):
     wrt = [x, y] if case.target_grad else [x]
     grads = torch.autograd.grad(loss, wrt, grad_out, allow_unused=True) if x.numel() else None
 
-    xr = x.detach().double().requires_grad_(True)
-    yr = y.detach().double().requires_grad_(case.target_grad)
-    aux_r = {k: v.double() for k, v in aux.items()}
+    xr = x.detach().cpu().double().requires_grad_(True)
+    yr = y.detach().cpu().double().requires_grad_(case.target_grad)
+    aux_r = {k: v.cpu().double() for k, v in aux.items()}
     ref = case(xr, yr, aux_r, reduction, backend="reference")
-    assert_close(loss, ref, dtype)
+    assert_close(loss.cpu(), ref, dtype)
     if grads is None:
         return
-    ref_grads = torch.autograd.grad(ref, [xr, yr] if case.target_grad else [xr], grad_out.double())
+    wrt = [xr, yr] if case.target_grad else [xr]
+    ref_grads = torch.autograd.grad(ref, wrt, grad_out.cpu().double())
     for g, r in zip(grads, ref_grads, strict=True):
         assert g.shape == r.shape and g.dtype == dtype
-        assert_close(g, r, dtype)
+        assert_close(g.cpu(), r, dtype)
 
 
 CASE_REDUCTIONS = [
@@ -60,46 +64,49 @@ CASE_REDUCTIONS = [
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("case,reduction", CASE_REDUCTIONS)
-def test_matches_reference(case, reduction, dtype, shape, capability):
+def test_matches_reference(case, reduction, dtype, shape, backend_variant):
     if dtype in (torch.float16, torch.bfloat16) and reduction == "sum" and len(shape) > 1:
         shape = shape[:-1] + (min(shape[-1], 50),)  # keep half-precision sums representable
-    _check(case, shape, dtype, reduction)
+    _check(case, shape, dtype, reduction, backend_variant)
 
 
 @pytest.mark.parametrize("layout", ["transposed", "sliced"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_non_contiguous(case, layout):
-    _check(case, (6, 7), torch.float32, case.reductions[1], layout=layout)
+def test_non_contiguous(case, layout, backend):
+    _check(case, (6, 7), torch.float32, case.reductions[1], backend, layout=layout)
 
 
 @pytest.mark.parametrize("case,reduction", CASE_REDUCTIONS)
-def test_gradcheck_float64(case, reduction):
+def test_gradcheck_float64(case, reduction, backend):
     x, y, aux = case.make((3, 4), torch.float64, seed=1, requires_grad=True)
+    device = device_for(backend)
+    x, y = x.detach().to(device).requires_grad_(), y.detach().to(device).requires_grad_()
+    aux = {k: v.to(device) for k, v in aux.items()}
     inputs = (x, y) if case.target_grad else (x,)
 
     def f(*args):
-        return case(args[0], args[1] if case.target_grad else y, aux, reduction, backend="cpu")
+        return case(args[0], args[1] if case.target_grad else y, aux, reduction, backend=backend)
 
     assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_gradgradcheck_float64(case):
+def test_gradgradcheck_float64(case, backend):
     x, y, aux = case.make((2, 3), torch.float64, seed=2, requires_grad=True)
     inputs = (x, y) if case.target_grad else (x,)
 
     def f(*args):
         return case(
-            args[0], args[1] if case.target_grad else y, aux, case.reductions[1], backend="cpu"
+            args[0], args[1] if case.target_grad else y, aux, case.reductions[1], backend=backend
         )
 
     assert torch.autograd.gradgradcheck(f, inputs, eps=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_no_grad_forward_matches(case):
+def test_no_grad_forward_matches(case, backend):
     x, y, aux = case.make((4, 9), torch.float32)
     with torch.no_grad():
-        plain = case(x, y, aux, "sum", backend="cpu")
+        plain = case(x, y, aux, "sum", backend=backend)
     x.requires_grad_(True)
-    assert torch.equal(case(x, y, aux, "sum", backend="cpu").detach(), plain)
+    assert torch.equal(case(x, y, aux, "sum", backend=backend).detach(), plain)

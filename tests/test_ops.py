@@ -3,6 +3,7 @@
 
 import pytest
 import torch
+from conftest import device_for
 
 import losses_ext
 import losses_ext.functional as LF
@@ -22,40 +23,50 @@ LABEL_OPS = ("hinge_embedding", "hinge")
 
 @pytest.mark.parametrize("need_dy", [False, True])
 @pytest.mark.parametrize("need_dx", [False, True])
-@pytest.mark.parametrize("reduction", [0, 1, 2])
+@pytest.mark.parametrize("reduction", [0, 1, 2, 3])
 @pytest.mark.parametrize("name", list(OPS))
-def test_opcheck(name, reduction, need_dx, need_dy):
+def test_opcheck(name, reduction, need_dx, need_dy, backend):
     if need_dy and name in LABEL_OPS:
         pytest.skip("labels have no gradient")
-    x, y = torch.randn(4, 5), torch.rand(4, 5)
+    device = device_for(backend)
+    x, y = torch.randn(4, 5, device=device), torch.rand(4, 5, device=device)
     args = OPS[name](x, y) + (reduction, need_dx, need_dy)
-    torch.library.opcheck(getattr(torch.ops.losses_ext, name).default, args)
+    prefix = "triton_" if backend == "triton" else ""
+    torch.library.opcheck(getattr(torch.ops.losses_ext, prefix + name).default, args)
 
 
 class _Model(torch.nn.Module):
-    def __init__(self):
+    def __init__(self, backend):
         super().__init__()
         self.linear = torch.nn.Linear(8, 6)
+        self.backend = backend
 
     def forward(self, x, y, labels):
         z = self.linear(x)
+        b = self.backend
+        pos_weight = torch.full((6,), 2.0, device=x.device)
         return (
-            LF.binary_cross_entropy_with_logits(z, y, pos_weight=torch.full((6,), 2.0))
-            + LF.binary_cross_entropy(z.sigmoid(), y)
-            + LF.sigmoid_focal_loss(z, y, reduction="mean")
-            + LF.log_cosh_loss(z, y)
-            + LF.kl_div(z.log_softmax(-1), y.softmax(-1), reduction="batchmean")
-            + LF.mse_loss(z, y)
-            + LF.hinge_embedding_loss(z, labels)
-            + LF.hinge_loss(z, labels)
+            LF.binary_cross_entropy_with_logits(z, y, pos_weight=pos_weight, backend=b)
+            + LF.binary_cross_entropy(z.sigmoid(), y, backend=b)
+            + LF.sigmoid_focal_loss(z, y, reduction="mean", backend=b)
+            + LF.log_cosh_loss(z, y, backend=b)
+            + LF.kl_div(z.log_softmax(-1), y.softmax(-1), reduction="batchmean", backend=b)
+            + LF.mse_loss(z, y, backend=b)
+            + LF.hinge_embedding_loss(z, labels, backend=b)
+            + LF.hinge_loss(z, labels, backend=b)
         )
 
 
-def test_compile_fullgraph_matches_eager():
+@pytest.mark.parametrize(
+    "backend",
+    ["cpu", pytest.param("triton", marks=pytest.mark.cuda)],
+)
+def test_compile_fullgraph_matches_eager(backend):
     torch._dynamo.reset()
-    model = _Model()
-    x, y = torch.randn(16, 8), torch.rand(16, 6)
-    labels = torch.randint(0, 2, (16, 6)).float() * 2 - 1
+    device = "cuda" if backend == "triton" else "cpu"
+    model = _Model(backend).to(device)
+    x, y = torch.randn(16, 8, device=device), torch.rand(16, 6, device=device)
+    labels = torch.randint(0, 2, (16, 6), device=device).float() * 2 - 1
     eager_loss = model(x, y, labels)
     eager_grads = torch.autograd.grad(eager_loss, list(model.parameters()))
     compiled = torch.compile(model, fullgraph=True)

@@ -5,6 +5,7 @@ import builtins
 
 import pytest
 import torch
+from conftest import device_for
 
 import losses_ext.functional as LF
 from public_cases import CASES
@@ -19,10 +20,10 @@ FUNCTIONS = {
 }
 
 
-def _tensor(spec, dtype):
+def _tensor(spec, dtype, device):
     if isinstance(spec, dict):
-        return torch.zeros(spec["shape"], dtype=dtype)
-    return torch.tensor(spec, dtype=dtype)
+        return torch.zeros(spec["shape"], dtype=dtype, device=device)
+    return torch.tensor(spec, dtype=dtype, device=device)
 
 
 def _expected(value):
@@ -36,26 +37,27 @@ def _close(actual, expected, tol):
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c["id"])
-def test_public_case(case):
+def test_public_case(case, backend):
     dtype = getattr(torch, case["dtype"])
-    kwargs = dict(case["kwargs"])
+    device = device_for(backend)
+    kwargs = dict(case["kwargs"], backend=backend)
     for key in ("weight", "pos_weight"):
         if isinstance(kwargs.get(key), list):
-            kwargs[key] = torch.tensor(kwargs[key], dtype=dtype)
-    x = _tensor(case["inputs"]["input"], dtype).requires_grad_(True)
-    y = _tensor(case["inputs"]["target"], dtype)
+            kwargs[key] = torch.tensor(kwargs[key], dtype=dtype, device=device)
+    x = _tensor(case["inputs"]["input"], dtype, device).requires_grad_(True)
+    y = _tensor(case["inputs"]["target"], dtype, device)
     fn = FUNCTIONS[case["loss"]]
     expected = case["expected"]
     if "raises" in expected:
         with pytest.raises(tuple(getattr(builtins, n) for n in expected["raises"])) as info:
-            fn(x, y, **kwargs, backend="cpu")
+            fn(x, y, **kwargs)
         assert case["loss"] in str(info.value)
         return
     if "warns" in expected:
         with pytest.warns(getattr(builtins, expected["warns"])):
-            loss = fn(x, y, **kwargs, backend="cpu")
+            loss = fn(x, y, **kwargs)
     else:
-        loss = fn(x, y, **kwargs, backend="cpu")
+        loss = fn(x, y, **kwargs)
     tol = case["tolerance"]
     _close(loss, _expected(expected["loss"]), tol)
     grad_spec = expected.get("grad_input")
