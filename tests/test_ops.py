@@ -57,13 +57,9 @@ class _Model(torch.nn.Module):
         )
 
 
-@pytest.mark.parametrize(
-    "backend",
-    ["cpu", pytest.param("triton", marks=pytest.mark.cuda)],
-)
 def test_compile_fullgraph_matches_eager(backend):
     torch._dynamo.reset()
-    device = "cuda" if backend == "triton" else "cpu"
+    device = device_for(backend)
     model = _Model(backend).to(device)
     x, y = torch.randn(16, 8, device=device), torch.rand(16, 6, device=device)
     labels = torch.randint(0, 2, (16, 6), device=device).float() * 2 - 1
