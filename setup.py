@@ -5,15 +5,22 @@ The CPU chunk kernels are compiled once per instruction set (csrc/cpu/core_<capa
 each with its own -m flags) and linked into one library that picks the best set at run time, so
 one build runs on any x86-64 CPU. Nothing is built with -march=native.
 
+The CUDA kernels (csrc/cuda/*.cu) are built when torch is a CUDA build and the CUDA toolkit is
+found (CUDA_HOME, else torch's guess), whether or not a GPU is present. TORCH_CUDA_ARCH_LIST
+defaults to "8.0;9.0" (A100, H100/H200).
+
 Environment switches:
   LOSSES_EXT_DEBUG=1   build with -O0 -g instead of -O3.
+  LOSSES_EXT_CUDA=0    do not build the CUDA kernels.
 """
 
 import os
 import platform
 
 from setuptools import find_packages, setup
-from torch.utils.cpp_extension import BuildExtension, CppExtension
+import torch
+from torch.utils import cpp_extension
+from torch.utils.cpp_extension import BuildExtension, CppExtension, CUDAExtension
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 IS_X86 = platform.machine().lower() in ("x86_64", "amd64")
@@ -76,6 +83,28 @@ class BuildWithCapabilities(BuildExtension):
         super().build_extension(ext)
 
 
+def _has_cuda_headers(home):
+    return home is not None and os.path.exists(os.path.join(home, "include", "cuda_runtime.h"))
+
+
+def cuda_enabled():
+    if os.environ.get("LOSSES_EXT_CUDA", "1") == "0" or torch.version.cuda is None:
+        return False
+    # torch guesses CUDA_HOME from the nvcc on PATH; a wrapper outside the toolkit (such as
+    # /usr/local/bin/nvcc) makes it guess a folder without headers. Fall back to the usual path.
+    if not _has_cuda_headers(cpp_extension.CUDA_HOME) and _has_cuda_headers("/usr/local/cuda"):
+        cpp_extension.CUDA_HOME = "/usr/local/cuda"
+    if not _has_cuda_headers(cpp_extension.CUDA_HOME):
+        print("losses_ext: no CUDA toolkit found, building without the CUDA kernels")
+        return False
+    return True
+
+
+def nvcc_flags():
+    opt = ["-O0", "-g", "-G"] if os.environ.get("LOSSES_EXT_DEBUG") == "1" else ["-O3"]
+    return opt + ["-std=c++20", "-lineinfo", "-Xcompiler", "-fvisibility=hidden"]
+
+
 def extension():
     sources = [
         "csrc/ops.cpp",
@@ -84,12 +113,19 @@ def extension():
         "csrc/cpu/elementwise.cpp",
         "csrc/cpu/core_default.cpp",
     ]
-    ext = CppExtension(
+    kind, compile_args = CppExtension, {"cxx": cxx_flags()}
+    if cuda_enabled():
+        os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
+        sources += ["csrc/cuda/elementwise.cu"]
+        kind, compile_args = CUDAExtension, {"cxx": cxx_flags(), "nvcc": nvcc_flags()}
+    ext = kind(
         "losses_ext._C",
         sources,
-        extra_compile_args={"cxx": cxx_flags()},
+        extra_compile_args=compile_args,
         extra_link_args=["-fopenmp"],
-        depends=[os.path.join("csrc", f) for f in ("loss_math.h", "reduction.h")]
+        depends=[
+            os.path.join("csrc", f) for f in ("loss_math.h", "reduction.h", "elementwise_ops.h")
+        ]
         + [
             os.path.join("csrc/cpu", f)
             for f in os.listdir(os.path.join(ROOT, "csrc/cpu"))

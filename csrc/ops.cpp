@@ -32,4 +32,8 @@ TORCH_LIBRARY(losses_ext, m) {
   m.def(
       "hinge(Tensor input, Tensor target, float margin, int reduction, bool grad_input, "
       "bool grad_target) -> (Tensor, Tensor, Tensor)");
+  // grad *= scale for a one-element scale, in place; the backward of the fused losses uses it
+  // to apply a scalar grad_output. The CUDA kernel reads scale on the device and returns at
+  // once when it is exactly 1, without a host synchronisation.
+  m.def("scale_grad_(Tensor(a!) grad, Tensor scale) -> ()");
 }

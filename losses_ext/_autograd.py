@@ -3,7 +3,8 @@
 
 Forward runs the fused op, which returns the loss and, in the same pass, the gradients that
 autograd will need (as if grad_output were 1, already divided for 'mean'). Backward only applies
-grad_output; it never recomputes the forward, with two exceptions:
+grad_output, in place (nothing at all when it is exactly 1, as for a plain ``loss.backward()``);
+it never recomputes the forward, with two exceptions:
 
 * A second backward through the same graph (``retain_graph=True``): the first backward handed
   its gradient buffer to autograd (scaled in place, no copy), so a later one recomputes the
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import reference
+from . import _ops, reference
 from ._ops import REDUCTION_CODES
 
 Tensor = torch.Tensor
@@ -49,9 +50,15 @@ def run_op(spec: LossSpec, backend, input, target, tensors, params, reduction, n
     return op(input, target, *tensors, *params, REDUCTION_CODES[reduction], need_dx, need_dy)
 
 
-def _is_one(grad_output: Tensor) -> bool:
-    # A host read is free on the CPU; elsewhere it would synchronise, so we always scale there.
-    return grad_output.device.type == "cpu" and grad_output.numel() == 1 and grad_output.item() == 1
+def _scale_(buffer: Tensor, grad_output: Tensor) -> None:
+    """buffer *= grad_output in place. A one-element grad_output goes to scale_grad_, which
+    returns at once when it is exactly 1 (read on the device for CUDA tensors: no host
+    synchronisation); a per-element one ('none') is a plain multiply."""
+    if grad_output.numel() == 1 and buffer.device.type in ("cpu", "cuda"):
+        if buffer.device.type == "cpu" or _ops.cuda_kernels_available():
+            torch.ops.losses_ext.scale_grad_(buffer, grad_output.reshape(()).to(buffer.dtype))
+            return
+    buffer.mul_(grad_output)
 
 
 def _forward(ctx, spec: LossSpec, input, target, tensors, params, reduction, backend):
@@ -98,11 +105,10 @@ def _backward(ctx, grad_output: Tensor):
     if ctx.buffers is not None:  # first backward: scale the buffers in place and hand them over
         dx, dy = ctx.buffers
         ctx.buffers = None
-        if not _is_one(grad_output):
-            if need_dx:
-                dx.mul_(grad_output)
-            if need_dy:
-                dy.mul_(grad_output)
+        if need_dx:
+            _scale_(dx, grad_output)
+        if need_dy:
+            _scale_(dy, grad_output)
     else:  # a later backward (retain_graph): the buffers are gone, recompute them
         _, dx, dy = run_op(
             spec, ctx.backend, input, target, tensors, ctx.params, ctx.reduction, *ctx.need

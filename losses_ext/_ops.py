@@ -44,6 +44,10 @@ if _C is not None:
     for _name in ELEMENTWISE_OPS:
         torch.library.register_fake(f"losses_ext::{_name}")(_elementwise_fake)
 
+    @torch.library.register_fake("losses_ext::scale_grad_")
+    def _scale_grad_fake(grad, scale):
+        return None
+
 
 def _register_triton_ops():
     """Defines losses_ext::triton_<op> for every fused op, with the C++ op's schema, and its
@@ -78,6 +82,13 @@ def triton_available() -> bool:
 
 def extension_available() -> bool:
     return _C is not None
+
+
+def cuda_kernels_available() -> bool:
+    """Whether this build holds the hand-written CUDA kernels (say nothing of a GPU)."""
+    return _C is not None and torch._C._dispatch_has_kernel_for_dispatch_key(
+        "losses_ext::mse", "CUDA"
+    )
 
 
 def cpu_capability() -> str:

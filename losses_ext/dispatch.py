@@ -6,11 +6,11 @@
   device.
 * ``'triton'``: the Triton kernels, for CUDA tensors (and for CPU tensors when Triton's
   interpreter is on, ``TRITON_INTERPRET=1``, which is how the test suite runs them without a GPU).
-* ``'cuda'``: the hand-written CUDA kernels; not part of this build yet, so asking for them raises
-  ``NotImplementedError``.
-* ``'auto'``: ``'cpu'`` for CPU tensors, ``'triton'`` for CUDA tensors; anything else (or a
-  missing piece, such as triton not installed) falls back to ``'reference'`` with a one-time
-  warning.
+* ``'cuda'``: the hand-written CUDA kernels (CUDA tensors), when the extension was built with
+  them.
+* ``'auto'``: ``'cpu'`` for CPU tensors; for CUDA tensors ``'cuda'``, else ``'triton'``; anything
+  else (or a missing piece, such as triton not installed) falls back to ``'reference'`` with a
+  one-time warning.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ def resolve(name: str, backend: str, input: torch.Tensor) -> str:
     if backend == "auto":
         if device == "cpu" and _ops.extension_available():
             chosen = "cpu"
+        elif device == "cuda" and _ops.cuda_kernels_available():
+            chosen = "cuda"
         elif device == "cuda" and _ops.triton_available():
             chosen = "triton"
         else:
@@ -44,7 +46,10 @@ def resolve(name: str, backend: str, input: torch.Tensor) -> str:
             if device == "cpu":
                 reason = f"the compiled extension failed to load ({_ops.EXTENSION_ERROR})"
             elif device == "cuda":
-                reason = f"triton is unavailable ({_ops.TRITON_ERROR})"
+                reason = (
+                    "this build has no CUDA kernels and triton is unavailable "
+                    f"({_ops.TRITON_ERROR})"
+                )
             else:
                 reason = f"no fused kernels for {device} tensors"
             if reason not in _warned_fallback:
@@ -68,10 +73,14 @@ def resolve(name: str, backend: str, input: torch.Tensor) -> str:
             raise ValueError(f"{name}: backend='triton' needs CUDA tensors, got {device} tensors")
         return backend
     if backend == "cuda":
-        raise NotImplementedError(
-            f"{name}: backend={backend!r} is not available in this build of losses_ext yet; "
-            "use backend='cpu', 'reference' or 'auto'"
-        )
+        if not _ops.cuda_kernels_available():
+            raise RuntimeError(
+                f"{name}: backend='cuda' is not available: this build of losses_ext has no CUDA "
+                "kernels (it was built without a CUDA toolkit, or with LOSSES_EXT_CUDA=0)"
+            )
+        if device != "cuda":
+            raise ValueError(f"{name}: backend='cuda' needs CUDA tensors, got {device} tensors")
+        return backend
     if backend == "cpu":
         if not _ops.extension_available():
             raise RuntimeError(

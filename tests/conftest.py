@@ -31,7 +31,11 @@ def _seed():
 
 # The fused backends this machine can run: the C++ kernels, and Triton (on a GPU, or in the
 # interpreter).
-FUSED_BACKENDS = ["cpu"] + (["triton"] if losses_ext._ops.triton_available() else [])
+FUSED_BACKENDS = (
+    ["cpu"]
+    + (["triton"] if losses_ext._ops.triton_available() else [])
+    + (["cuda"] if torch.cuda.is_available() and losses_ext._ops.cuda_kernels_available() else [])
+)
 
 
 @pytest.fixture(params=[f"cpu-{c}" for c in CAPABILITIES] + FUSED_BACKENDS[1:])
@@ -52,8 +56,11 @@ def backend(request):
 
 
 def device_for(backend):
-    """Triton runs on CUDA tensors when there is a GPU, else on CPU tensors (interpreter)."""
-    return "cuda" if backend == "triton" and torch.cuda.is_available() else "cpu"
+    """The device of a backend's test tensors: Triton runs on CUDA tensors when there is a GPU,
+    else on CPU tensors (interpreter)."""
+    if backend == "cuda" or (backend == "triton" and torch.cuda.is_available()):
+        return "cuda"
+    return "cpu"
 
 
 def pytest_collection_modifyitems(config, items):

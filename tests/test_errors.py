@@ -22,7 +22,7 @@ FN = {c.name: c.fn for c in CASES}
         ([1.0, 2.0], Y, {}, TypeError, "input must be a torch.Tensor"),
         (X, Y, {"reduction": "avg"}, ValueError, "reduction must be one of"),
         (X, Y, {"backend": "gpu"}, ValueError, "unknown backend"),
-        (X, Y, {"backend": "cuda"}, NotImplementedError, "not available"),
+        (X, Y, {"backend": "cuda"}, ValueError, "backend='cuda' needs CUDA tensors"),
         (X, Y[:, :3], {}, ValueError, "size"),
         (X, Y.to("meta"), {}, ValueError, "device"),
     ],

@@ -13,13 +13,13 @@
 #include <torch/library.h>
 
 #include <atomic>
-#include <sstream>
 #include <cstdlib>
 #include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "../elementwise_ops.h"
 #include "../loss_math.h"
 #include "../reduction.h"
 #include "cpu_capability.h"
@@ -29,7 +29,6 @@ namespace losses_ext::cpu {
 namespace {
 
 using at::Tensor;
-using Grads = std::tuple<Tensor, Tensor, Tensor>;
 
 constexpr int64_t kChunksPerBlock = 16;
 constexpr int64_t kBlock = kChunk * kChunksPerBlock;
@@ -87,38 +86,15 @@ ChunkResult run_chunk(ChunkFn<Loss, T> fn, const Loss& loss, const Operands<scal
   }
 }
 
-std::string shape_of(const Tensor& t) {
-  std::ostringstream s;
-  s << t.sizes();
-  return s.str();
-}
-
-void check_operand(const char* name, const char* what, const Tensor& t, const Tensor& input) {
-  TORCH_CHECK(t.device() == input.device(), name, ": ", what, " is on ", t.device(),
-              " but input is on ", input.device());
-  TORCH_CHECK(t.scalar_type() == input.scalar_type(), name, ": ", what, " has dtype ",
-              t.scalar_type(), " but input has dtype ", input.scalar_type());
-  TORCH_CHECK(t.sizes() == input.sizes(), name, ": ", what, " has shape ", shape_of(t),
-              " but input has shape ", shape_of(input),
-              " (the Python API broadcasts before calling this op)");
-}
-
 // The generic fused forward: loss (per element or reduced) and the gradients asked for.
-// make_loss(T{}) builds the loss struct for compute type T.
+struct CpuDriver {
 template <template <typename> class LossT, typename MakeLoss>
-Grads elementwise_forward(const char* name, MakeLoss make_loss, const Tensor& input,
-                          const Tensor& target, const std::optional<Tensor>& weight,
-                          const std::optional<Tensor>& pos_weight, int64_t reduction,
-                          bool need_dx, bool need_dy) {
-  TORCH_CHECK(at::isFloatingType(input.scalar_type()), name,
-              ": input must be a floating-point tensor, got ", input.scalar_type());
+static Grads run(const char* name, MakeLoss make_loss, const Tensor& input,
+                 const Tensor& target, const std::optional<Tensor>& weight,
+                 const std::optional<Tensor>& pos_weight, int64_t reduction, bool need_dx,
+                 bool need_dy) {
+  check_elementwise_args<LossT>(name, input, target, weight, pos_weight, reduction, need_dy);
   TORCH_CHECK(input.device().is_cpu(), name, ": expected CPU tensors, got ", input.device());
-  check_operand(name, "target", target, input);
-  if (weight) check_operand(name, "weight", *weight, input);
-  if (pos_weight) check_operand(name, "pos_weight", *pos_weight, input);
-  check_reduction(name, reduction);
-  TORCH_CHECK(!need_dy || LossT<float>::kHasTargetGrad, name,
-              ": the target is a label and has no gradient");
 
   const Tensor x = input.contiguous(), y = target.contiguous();
   const Tensor w = weight ? weight->contiguous() : Tensor();
@@ -175,83 +151,20 @@ Grads elementwise_forward(const char* name, MakeLoss make_loss, const Tensor& in
   if (!need_dx) dx = at::empty({0}, x.options());
   return {loss, dx, dy};
 }
+};
 
-Grads bce_with_logits_cpu(const Tensor& input, const Tensor& target,
-                          const std::optional<Tensor>& weight,
-                          const std::optional<Tensor>& pos_weight, int64_t reduction,
-                          bool grad_input, bool grad_target) {
-  return elementwise_forward<BceWithLogits>(
-      "binary_cross_entropy_with_logits",
-      [](auto t) { return BceWithLogits<decltype(t)>{}; }, input, target, weight, pos_weight,
-      reduction, grad_input, grad_target);
-}
-
-Grads bce_cpu(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
-              int64_t reduction, bool grad_input, bool grad_target) {
-  return elementwise_forward<Bce>(
-      "binary_cross_entropy", [](auto t) { return Bce<decltype(t)>{}; }, input, target, weight,
-      std::nullopt, reduction, grad_input, grad_target);
-}
-
-Grads sigmoid_focal_cpu(const Tensor& input, const Tensor& target, double alpha, double gamma,
-                        int64_t reduction, bool grad_input, bool grad_target) {
-  TORCH_CHECK(gamma >= 0, "sigmoid_focal_loss: gamma must be >= 0, got ", gamma);
-  return elementwise_forward<SigmoidFocal>(
-      "sigmoid_focal_loss",
-      [&](auto t) {
-        using T = decltype(t);
-        return SigmoidFocal<T>{T(alpha), T(gamma), alpha >= 0};
-      },
-      input, target, std::nullopt, std::nullopt, reduction, grad_input, grad_target);
-}
-
-Grads log_cosh_cpu(const Tensor& input, const Tensor& target, int64_t reduction, bool grad_input,
-                   bool grad_target) {
-  return elementwise_forward<LogCosh>(
-      "log_cosh_loss", [](auto t) { return LogCosh<decltype(t)>{}; }, input, target,
-      std::nullopt, std::nullopt, reduction, grad_input, grad_target);
-}
-
-Grads kl_div_cpu(const Tensor& input, const Tensor& target, bool log_target, int64_t reduction,
-                 bool grad_input, bool grad_target) {
-  return elementwise_forward<KlDiv>(
-      "kl_div", [&](auto t) { return KlDiv<decltype(t)>{log_target}; }, input, target,
-      std::nullopt, std::nullopt, reduction, grad_input, grad_target);
-}
-
-Grads mse_cpu(const Tensor& input, const Tensor& target, int64_t reduction, bool grad_input,
-              bool grad_target) {
-  return elementwise_forward<Mse>(
-      "mse_loss", [](auto t) { return Mse<decltype(t)>{}; }, input, target, std::nullopt,
-      std::nullopt, reduction, grad_input, grad_target);
-}
-
-Grads hinge_embedding_cpu(const Tensor& input, const Tensor& target, double margin,
-                          int64_t reduction, bool grad_input, bool grad_target) {
-  return elementwise_forward<HingeEmbedding>(
-      "hinge_embedding_loss",
-      [&](auto t) { return HingeEmbedding<decltype(t)>{decltype(t)(margin)}; }, input, target,
-      std::nullopt, std::nullopt, reduction, grad_input, grad_target);
-}
-
-Grads hinge_cpu(const Tensor& input, const Tensor& target, double margin, int64_t reduction,
-                bool grad_input, bool grad_target) {
-  return elementwise_forward<Hinge>(
-      "hinge_loss", [&](auto t) { return Hinge<decltype(t)>{decltype(t)(margin)}; }, input,
-      target, std::nullopt, std::nullopt, reduction, grad_input, grad_target);
+void scale_grad_cpu(Tensor& grad, const Tensor& scale) {
+  TORCH_CHECK(scale.numel() == 1 && scale.device() == grad.device() &&
+                  scale.scalar_type() == grad.scalar_type(),
+              "scale_grad_: expected a one-element scale of grad's dtype and device");
+  if (scale.item<double>() != 1.0) grad.mul_(scale);  // a host read is free on the CPU
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(losses_ext, CPU, m) {
-  m.impl("bce_with_logits", &bce_with_logits_cpu);
-  m.impl("bce", &bce_cpu);
-  m.impl("sigmoid_focal", &sigmoid_focal_cpu);
-  m.impl("log_cosh", &log_cosh_cpu);
-  m.impl("kl_div", &kl_div_cpu);
-  m.impl("mse", &mse_cpu);
-  m.impl("hinge_embedding", &hinge_embedding_cpu);
-  m.impl("hinge", &hinge_cpu);
+  register_elementwise_ops<CpuDriver>(m);
+  m.impl("scale_grad_", &scale_grad_cpu);
 }
 
 }  // namespace losses_ext::cpu
