@@ -1,11 +1,20 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Forward+backward time of the fused CPU kernels next to eager PyTorch.
+"""Speed of the fused losses next to eager PyTorch and torch.compile of the eager code.
 
-    python -m benchmarks [--numel N] [--repeats R] [--json PATH]
+    python -m benchmarks [--device cpu|cuda] [--sizes 20 24] [--dtypes float32 bfloat16]
+                         [--passes fwd+bwd] [--impls ...] [--losses ...] [--json PATH]
 
-For each element-wise loss at N float32 elements: median and 20th/80th percentile milliseconds of
-loss = f(input, target); loss.backward(), after warm-up, both implementations measured side by
-side in one run on the same tensors. The speed-up column is eager median / fused median.
+For each loss, implementation, size and dtype: median and 20th/80th percentile milliseconds
+after warm-up, all implementations measured side by side in one run on the same tensors.
+Implementations: fused-cpu, fused-cuda, fused-triton (our kernels), eager (torch.nn.functional,
+torchvision's focal formula, a stable log-cosh composite) and compile (torch.compile of the eager
+code; compile time is not in the timings). 'fwd' times the loss alone, 'fwd+bwd' the loss and
+loss.backward().
+
+The floor is the time a perfect fused kernel needs to move its bytes (read input and target once,
+write the gradient once for fwd+bwd) at the copy bandwidth measured in the same run; every row
+shows its GB/s (floor bytes / time) and its multiple of that floor. On CUDA the peak memory of
+forward+backward above the inputs is reported too.
 """
 
 from __future__ import annotations
@@ -25,44 +34,118 @@ import losses_ext.functional as LF
 
 from .eager import EAGER
 
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
-def make_inputs(name: str, numel: int, g: torch.Generator):
+
+def make_inputs(name: str, numel: int, dtype, device, g: torch.Generator):
+    """Inputs from each loss's own domain, made on the CPU from a seed, then moved."""
     x = torch.randn(numel, generator=g) * 3
     y = torch.rand(numel, generator=g)
     kwargs = {"reduction": "mean"}
     if name == "binary_cross_entropy":
         x = torch.rand(numel, generator=g) * 0.98 + 0.01
     elif name == "kl_div":
-        x = torch.log_softmax(x.view(-1, 1024), dim=-1).view(-1)
-        y = torch.softmax(torch.randn(numel, generator=g).view(-1, 1024), dim=-1).view(-1)
+        # Rows of 1024 (or one row): log-probabilities against probabilities.
+        cols = 1024 if numel % 1024 == 0 else numel
+        x = torch.log_softmax(x.view(-1, cols), dim=-1).view(-1)
+        y = torch.softmax(torch.randn(numel, generator=g).view(-1, cols), dim=-1).view(-1)
         kwargs["reduction"] = "batchmean"
     elif name in ("hinge_embedding_loss", "hinge_loss"):
         y = (torch.rand(numel, generator=g) < 0.5).float() * 2 - 1
     elif name in ("log_cosh_loss", "mse_loss"):
         y = torch.randn(numel, generator=g) * 3
-    return x, y, kwargs
+    return x.to(device, dtype), y.to(device, dtype), kwargs
 
 
-def time_fwd_bwd(fn, x, y, kwargs, repeats: int, warmup: int = 3):
-    times = []
-    for i in range(warmup + repeats):
-        xi = x.detach().requires_grad_(True)
-        start = time.perf_counter()
-        fn(xi, y, **kwargs).backward()
-        elapsed = time.perf_counter() - start
-        if i >= warmup:
-            times.append(elapsed * 1e3)
-    q = statistics.quantiles(times, n=10)
-    return statistics.median(times), q[1], q[7]
+def implementations(device: str, wanted):
+    impls = {}
+    if device == "cpu":
+        impls["fused-cpu"] = lambda name: lambda *a, **k: getattr(LF, name)(*a, **k, backend="cpu")
+    else:
+        if losses_ext._ops.cuda_kernels_available():
+            impls["fused-cuda"] = lambda name: (
+                lambda *a, **k: getattr(LF, name)(*a, **k, backend="cuda")
+            )
+        if losses_ext._ops.triton_available():
+            impls["fused-triton"] = lambda name: (
+                lambda *a, **k: getattr(LF, name)(*a, **k, backend="triton")
+            )
+    impls["eager"] = lambda name: EAGER[name]
+    impls["compile"] = lambda name: torch.compile(EAGER[name], dynamic=False)
+    return {k: v for k, v in impls.items() if not wanted or k in wanted}
+
+
+class Timer:
+    """Wall-clock timing on the CPU, CUDA events on the GPU."""
+
+    def __init__(self, device: str):
+        self.cuda = device == "cuda"
+
+    def __call__(self, fn, repeats: int, warmup: int):
+        times = []
+        for i in range(warmup + repeats):
+            if self.cuda:
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(True)
+                start.record()
+                fn()
+                end.record()
+                torch.cuda.synchronize()
+                elapsed = start.elapsed_time(end)
+            else:
+                t0 = time.perf_counter()
+                fn()
+                elapsed = (time.perf_counter() - t0) * 1e3
+            if i >= warmup:
+                times.append(elapsed)
+        q = statistics.quantiles(times, n=10) if len(times) > 1 else times * 9
+        return statistics.median(times), q[1], q[7]
+
+
+def copy_bandwidth(numel: int, dtype, device: str, timer: Timer, repeats: int) -> float:
+    """Bytes per millisecond of dst.copy_(src) (read + write), measured now."""
+    src = torch.ones(numel, dtype=dtype, device=device)
+    dst = torch.empty_like(src)
+    median, _, _ = timer(lambda: dst.copy_(src), repeats, 3)
+    return 2 * numel * src.element_size() / median
+
+
+def step(fn, x, y, kwargs, backward: bool):
+    if not backward:
+        return lambda: fn(x, y, **kwargs)
+    xg = x.detach().requires_grad_(True)
+
+    def run():
+        xg.grad = None
+        fn(xg, y, **kwargs).backward()
+
+    return run
+
+
+def peak_extra_bytes(run, device: str):
+    if device != "cuda":
+        return None
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    run()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - base
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--numel", type=int, default=2**20)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[20], help="log2 of numel")
+    parser.add_argument("--dtypes", nargs="+", default=["float32"], choices=list(DTYPES))
+    parser.add_argument("--passes", nargs="+", default=["fwd+bwd"], choices=["fwd", "fwd+bwd"])
+    parser.add_argument("--impls", nargs="+", default=["fused-cpu", "eager"])
+    parser.add_argument("--losses", nargs="+", default=list(EAGER), choices=list(EAGER))
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--json", metavar="PATH", help="write the records as JSON")
     args = parser.parse_args(argv)
 
+    device = args.device
     env = {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
@@ -71,38 +154,59 @@ def main(argv=None):
         "threads": torch.get_num_threads(),
         "cpu_capability": losses_ext.cpu_capability(),
     }
+    if device == "cuda":
+        import triton
+
+        env.update(gpu=torch.cuda.get_device_name(), cuda=torch.version.cuda,
+                   triton=triton.__version__)  # fmt: skip
     print(", ".join(f"{k} {v}" for k, v in env.items()))
-    g = torch.Generator().manual_seed(0)
+    impls = implementations(device, args.impls)
+    timer = Timer(device)
     records, rows = [], []
-    for name in tqdm(list(EAGER), desc="losses", leave=False):
-        x, y, kwargs = make_inputs(name, args.numel, g)
-        results = {}
-        for impl, fn in (("fused-cpu", getattr(LF, name)), ("eager", EAGER[name])):
-            median, p20, p80 = time_fwd_bwd(fn, x, y, kwargs, args.repeats)
-            results[impl] = median
-            records.append(
-                {
-                    "loss": name,
-                    "impl": impl,
-                    "device": "cpu",
-                    "dtype": "float32",
-                    "numel": args.numel,
-                    "pass": "fwd+bwd",
-                    "median_ms": median,
-                    "p20_ms": p20,
-                    "p80_ms": p80,
-                    **env,
-                }
-            )
-            rows.append([name, impl, f"{median:.3f}", f"{p20:.3f}", f"{p80:.3f}"])
-        rows[-2].append(f"{results['eager'] / results['fused-cpu']:.2f}x")
-        rows[-1].append("")
-    print(f"forward+backward, float32, {args.numel} elements, CPU")
+    jobs = [(s, d, p, n) for s in args.sizes for d in args.dtypes for p in args.passes
+            for n in args.losses]  # fmt: skip
+    bandwidth = {}
+    for log2, dtype_name, pass_name, name in tqdm(jobs, desc="benchmark", leave=False):
+        numel, dtype = 2**log2, DTYPES[dtype_name]
+        if (numel, dtype) not in bandwidth:
+            bandwidth[numel, dtype] = copy_bandwidth(numel, dtype, device, timer, args.repeats)
+        g = torch.Generator().manual_seed(0)
+        x, y, kwargs = make_inputs(name, numel, dtype, device, g)
+        backward = pass_name == "fwd+bwd"
+        floor_bytes = (3 if backward else 2) * numel * x.element_size()
+        floor_ms = floor_bytes / bandwidth[numel, dtype]
+        medians = {}
+        for impl, make in impls.items():
+            run = step(make(name), x, y, kwargs, backward)
+            median, p20, p80 = timer(run, args.repeats, args.warmup)
+            medians[impl] = median
+            peak = peak_extra_bytes(run, device) if backward else None
+            records.append({
+                "loss": name, "impl": impl, "device": device, "dtype": dtype_name,
+                "numel": numel, "pass": pass_name, "median_ms": median, "p20_ms": p20,
+                "p80_ms": p80, "gbps": floor_bytes / median / 1e6, "floor_ms": floor_ms,
+                "peak_extra_bytes": peak, **env,
+            })  # fmt: skip
+            peak_units = "" if peak is None else f"{peak / (numel * x.element_size()):.2f}"
+            rows.append([name, f"2^{log2}", dtype_name, pass_name, impl, f"{median:.3f}",
+                         f"{p20:.3f}-{p80:.3f}", f"{floor_bytes / median / 1e6:.1f}",
+                         f"{median / floor_ms:.1f}", peak_units])  # fmt: skip
+        ours = [m for k, m in medians.items() if k.startswith("fused")]
+        for row in rows[-len(impls) :]:
+            extra = []
+            for base in ("eager", "compile"):
+                if ours and base in medians:
+                    extra.append(f"{medians[base] / min(ours):.2f}x")
+                else:
+                    extra.append("")
+            row += extra if row[4] == "eager" else ["", ""]
     print(
-        tabulate(
-            rows, headers=["loss", "impl", "median ms", "p20 ms", "p80 ms", "speed-up vs eager"]
-        )
+        f"median ms over {args.repeats} runs; GB/s = floor bytes / median; x floor = "
+        "median / floor; speed-ups (best fused vs eager, vs compile) on the eager row"
     )
+    print(tabulate(rows, headers=["loss", "numel", "dtype", "pass", "impl", "median ms",
+                                  "p20-p80", "GB/s", "x floor", "peak/input",
+                                  "fused vs eager", "fused vs compile"]))  # fmt: skip
     if args.json:
         with open(args.json, "w") as f:
             json.dump(records, f, indent=1)
