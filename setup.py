@@ -111,6 +111,7 @@ def extension():
         "csrc/module.cpp",
         "csrc/cpu/cpu_capability.cpp",
         "csrc/cpu/elementwise.cpp",
+        "csrc/cpu/cross_entropy.cpp",
         "csrc/cpu/core_default.cpp",
     ]
     kind, compile_args = CppExtension, {"cxx": cxx_flags()}

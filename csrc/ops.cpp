@@ -32,6 +32,13 @@ TORCH_LIBRARY(losses_ext, m) {
   m.def(
       "hinge(Tensor input, Tensor target, float margin, int reduction, bool grad_input, "
       "bool grad_target) -> (Tensor, Tensor, Tensor)");
+  // Softmax cross-entropy over (N, C, S) logits (any strides): class-index targets (N, S) int64
+  // or probability targets (N, C, S) of the input's dtype; loss (N, S) for reduction 0. Only
+  // probability targets have a gradient.
+  m.def(
+      "cross_entropy(Tensor input, Tensor target, Tensor? weight, int ignore_index, "
+      "float label_smoothing, int reduction, bool grad_input, bool grad_target) -> "
+      "(Tensor, Tensor, Tensor)");
   // grad *= scale for a one-element scale, in place; the backward of the fused losses uses it
   // to apply a scalar grad_output. The CUDA kernel reads scale on the device and returns at
   // once when it is exactly 1, without a host synchronisation.

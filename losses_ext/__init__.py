@@ -11,6 +11,7 @@ from ._ops import best_cpu_capability, cpu_capability, extension_available, set_
 from .nn import (
     BCELoss,
     BCEWithLogitsLoss,
+    CrossEntropyLoss,
     HingeEmbeddingLoss,
     HingeLoss,
     KLDivLoss,
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BCELoss",
+    "CrossEntropyLoss",
     "BCEWithLogitsLoss",
     "HingeEmbeddingLoss",
     "HingeLoss",

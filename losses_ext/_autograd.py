@@ -41,6 +41,14 @@ class LossSpec:
     op: str  # name in torch.ops.losses_ext
     reference: Callable[..., Tensor]
     target_has_grad: bool = True
+    # The per-element loss of cross_entropy is (N, S) for (N, C, S) logits: its grad_output
+    # gains the class dimension before it scales the gradient.
+    per_row: bool = False
+
+    def grad_output_for(self, grad_output: Tensor) -> Tensor:
+        if self.per_row and grad_output.dim() == 2:
+            return grad_output.unsqueeze(1)
+        return grad_output
 
 
 def run_op(spec: LossSpec, backend, input, target, tensors, params, reduction, need_dx, need_dy):
@@ -96,6 +104,7 @@ def _backward(ctx, grad_output: Tensor):
         gy = next(grads) if need_dy else None
         return (gx, gy) + (None,) * n_none
 
+    grad_output = spec.grad_output_for(grad_output)
     if ctx.compiled:
         dx, dy = saved[2 + ctx.n_tensors :]
         gx = dx * grad_output if need_dx else None
@@ -138,6 +147,7 @@ def _specs():
             target_has_grad=False,
         ),
         "hinge": LossSpec("hinge_loss", "hinge", r.hinge_loss, target_has_grad=False),
+        "cross_entropy": LossSpec("cross_entropy", "cross_entropy", r.cross_entropy, per_row=True),
     }
 
 
@@ -221,6 +231,19 @@ class HingeLossFunction(torch.autograd.Function):
     backward = staticmethod(_backward)
 
 
+class CrossEntropyFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx, input, target, weight, ignore_index: int, label_smoothing: float, reduction: str,
+        backend: str,
+    ):  # fmt: skip
+        params = (ignore_index, label_smoothing)
+        spec = SPECS["cross_entropy"]
+        return _forward(ctx, spec, input, target, (weight,), params, reduction, backend)
+
+    backward = staticmethod(_backward)
+
+
 FUNCTIONS = {
     "bce_with_logits": BCEWithLogitsFunction,
     "bce": BCEFunction,
@@ -230,4 +253,5 @@ FUNCTIONS = {
     "mse": MSELossFunction,
     "hinge_embedding": HingeEmbeddingLossFunction,
     "hinge": HingeLossFunction,
+    "cross_entropy": CrossEntropyFunction,
 }

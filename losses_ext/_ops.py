@@ -44,6 +44,15 @@ if _C is not None:
     for _name in ELEMENTWISE_OPS:
         torch.library.register_fake(f"losses_ext::{_name}")(_elementwise_fake)
 
+    @torch.library.register_fake("losses_ext::cross_entropy")
+    def _cross_entropy_fake(input, target, weight, ignore_index, label_smoothing, reduction,
+                            grad_input, grad_target):  # fmt: skip
+        n, _, s = input.shape
+        loss = input.new_empty((n, s) if reduction == REDUCTION_CODES["none"] else ())
+        dx = input.new_empty(input.shape if grad_input else (0,))
+        dy = input.new_empty(input.shape if grad_target else (0,))
+        return loss, dx, dy
+
     @torch.library.register_fake("losses_ext::scale_grad_")
     def _scale_grad_fake(grad, scale):
         return None

@@ -8,6 +8,7 @@ in the kernels (``csrc/loss_math.h``) and in ``losses_ext.reference``.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
@@ -19,6 +20,7 @@ Tensor = torch.Tensor
 
 __all__ = [
     "binary_cross_entropy",
+    "cross_entropy",
     "binary_cross_entropy_with_logits",
     "hinge_embedding_loss",
     "hinge_loss",
@@ -297,3 +299,83 @@ def hinge_loss(
     margin = _check_float(name, margin, "margin")
     input, target = _check_pair(name, input, target, broadcast=True, label_target=True)
     return _run("hinge", backend, input, target, (), (margin,), reduction)
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    *,
+    backend: str = "auto",
+) -> Tensor:
+    """Softmax cross-entropy, as ``torch.nn.functional`` defines it: input ``(C,)``, ``(N, C)``
+    or ``(N, C, d1, ...)``; class-index targets (integer) or class-probability targets (float, the
+    input's shape); class weights, ignore_index and label smoothing combined as torch combines
+    them. The (rows, C) log-probabilities are never stored: forward+backward keeps one gradient
+    tensor."""
+    name = "cross_entropy"
+    reduction = _legacy_reduction(name, size_average, reduce, reduction)
+    reduction = _check_reduction(name, reduction)
+    for what, t in (("input", input), ("target", target)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: {what} must be a torch.Tensor, got {type(t).__name__}")
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"{name}: input must be a floating-point tensor, got {input.dtype}")
+    if input.dim() == 0:
+        raise ValueError(f"{name}: input must have a class dimension, got a 0-dim tensor")
+    if input.device != target.device:
+        raise ValueError(f"{name}: input is on {input.device} but target is on {target.device}")
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+        raise TypeError(f"{name}: ignore_index must be an int, got {type(ignore_index).__name__}")
+    label_smoothing = _check_float(name, label_smoothing, "label_smoothing")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    class_dim = 0 if input.dim() == 1 else 1
+    n_classes = input.shape[class_dim]
+    batch = input.shape[:1] if input.dim() > 1 else ()
+    spatial = tuple(input.shape[2:])
+    prob_target = target.dtype.is_floating_point
+    if prob_target:
+        if target.shape != input.shape:
+            raise ValueError(
+                f"{name}: probability target size {tuple(target.shape)} must be the input size "
+                f"{tuple(input.shape)}"
+            )
+        target = target.to(input.dtype)
+    else:
+        if target.dtype.is_complex or target.dtype == torch.bool:
+            raise TypeError(f"{name}: target must hold class indices or probabilities, got "
+                            f"{target.dtype}")  # fmt: skip
+        if tuple(target.shape) != tuple(batch) + spatial:
+            raise ValueError(
+                f"{name}: class-index target size {tuple(target.shape)} does not match input "
+                f"size {tuple(input.shape)} (expected {tuple(batch) + spatial})"
+            )
+        target = target.long()
+    if weight is not None:
+        if not isinstance(weight, Tensor) or weight.shape != (n_classes,):
+            shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+            raise ValueError(f"{name}: weight must be a ({n_classes},) tensor, got {shape}")
+        if weight.device != input.device:
+            raise ValueError(f"{name}: weight is on {weight.device} but input is on {input.device}")
+        if weight.requires_grad:
+            raise ValueError(f"{name}: weight does not support gradients; pass weight.detach()")
+        weight = weight.to(input.dtype)
+
+    # The ops take (N, C, S) logits and (N, S) or (N, C, S) targets; reshape is a view whenever
+    # the layout allows (any strides otherwise pass through as a copy).
+    n = batch[0] if batch else 1
+    s = math.prod(spatial)
+    x3 = input.reshape(n, n_classes, s)
+    t = target.reshape(n, n_classes, s) if prob_target else target.reshape(n, s)
+    out_shape = tuple(batch) + spatial
+    if prob_target and input.dim() == 1:
+        out_shape = ()
+    loss = _run("cross_entropy", backend, x3, t, (weight,), (ignore_index, label_smoothing),
+                reduction)  # fmt: skip
+    return loss.reshape(out_shape) if reduction == "none" else loss

@@ -14,6 +14,7 @@ Tensor = torch.Tensor
 
 __all__ = [
     "BCELoss",
+    "CrossEntropyLoss",
     "BCEWithLogitsLoss",
     "HingeEmbeddingLoss",
     "HingeLoss",
@@ -170,3 +171,18 @@ class HingeLoss(_Loss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.hinge_loss(input, target, self.margin, self.reduction, backend=self.backend)
+
+
+class CrossEntropyLoss(_Loss):
+    def __init__(self, weight: Tensor | None = None, size_average=None, ignore_index: int = -100,
+                 reduce=None, reduction: str = "mean", label_smoothing: float = 0.0, *,
+                 backend="auto"):  # fmt: skip
+        super().__init__(size_average, reduce, reduction, backend=backend)
+        self.register_buffer("weight", weight)
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.cross_entropy(
+            input, target, self.weight, ignore_index=self.ignore_index,
+            reduction=self.reduction, label_smoothing=self.label_smoothing, backend=self.backend,
+        )  # fmt: skip

@@ -48,7 +48,8 @@ def _widened(fn):
         dtype = input.dtype
         if dtype in (torch.float16, torch.bfloat16):
             args = tuple(a.float() if isinstance(a, Tensor) else a for a in args)
-            return fn(input.float(), target.float(), *args, **kwargs).to(dtype)
+            target = target.float() if target.is_floating_point() else target
+            return fn(input.float(), target, *args, **kwargs).to(dtype)
         return fn(input, target, *args, **kwargs)
 
     wrapper.__name__ = fn.__name__
@@ -123,3 +124,16 @@ def hinge_embedding_loss(input, target, margin, reduction):
 def hinge_loss(input, target, margin, reduction):
     target = target.detach()  # a label
     return reduce((margin - target * input).clamp_min(0), reduction, input)
+
+
+@_widened
+def cross_entropy(input, target, weight, ignore_index, label_smoothing, reduction):
+    """torch.nn.functional.cross_entropy itself: its semantics are the specification."""
+    return F.cross_entropy(
+        input,
+        target,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+    )

@@ -4,9 +4,9 @@ non-leaf and shared inputs, determinism across thread counts."""
 
 import pytest
 import torch
-from conftest import FUSED_BACKENDS, device_for
 
 import losses_ext.functional as LF
+from conftest import FUSED_BACKENDS, device_for
 from loss_cases import CASES
 from tolerances import assert_close
 

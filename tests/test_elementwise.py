@@ -4,8 +4,8 @@ options, dtypes, reductions, shapes, layouts and CPU instruction sets."""
 
 import pytest
 import torch
-from conftest import device_for
 
+from conftest import device_for
 from loss_cases import CASES
 from tolerances import assert_close
 

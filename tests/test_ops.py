@@ -3,10 +3,10 @@
 
 import pytest
 import torch
-from conftest import device_for
 
 import losses_ext
 import losses_ext.functional as LF
+from conftest import device_for
 
 OPS = {
     "bce_with_logits": lambda x, y: (x, y, torch.rand_like(x), torch.rand_like(x) + 0.5),

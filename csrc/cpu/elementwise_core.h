@@ -36,12 +36,32 @@ struct ChunkResult {
 template <typename Loss, typename T>
 using ChunkFn = ChunkResult (*)(const Loss&, const ChunkArgs<T>&);
 
+// Row primitives of the softmax cross-entropy (cpu/cross_entropy.cpp), on contiguous rows of
+// n elements in the compute type T.
+template <typename T>
+struct RowKernels {
+  // max_j x_j (NaN if any x_j is NaN).
+  T (*max)(const T* x, int64_t n);
+  // sum_j exp(x_j - m) in double; when e is set, also e_j = exp(x_j - m).
+  double (*exp_sum)(const T* x, T m, T* e, int64_t n);
+  // With q_j = c1 * y_j + c0 (y may be null) and w_j = 1 where w is null:
+  // returns (sum_j w_j q_j, sum_j w_j q_j x_j), in double.
+  void (*weighted_sums)(const T* x, const T* w, const T* y, T c1, T c0, int64_t n,
+                        double* sum_wq, double* sum_wqx);
+  // out_j = a * e_j - b * w_j q_j with q_j as above (in place when out == e), and, when dy is
+  // set, dy_j = -b * w_j * c1 * (x_j - lse) (the target gradient of a probability target).
+  void (*grad)(const T* e, const T* x, const T* w, const T* y, T c1, T c0, T a, T b, T lse,
+               T* out, T* dy, int64_t n);
+};
+
 // Chunk kernel for one loss and compute type, specialised for the pointers that are set: a
-// weight, and which gradients are written.
+// weight, and which gradients are written; and the cross-entropy row kernels.
 #define LOSSES_EXT_DECLARE_CAPABILITY(CAP)                                     \
   namespace CAP {                                                              \
   template <typename Loss, typename T>                                         \
   ChunkFn<Loss, T> chunk_kernel(bool has_weight, bool need_dx, bool need_dy); \
+  template <typename T>                                                        \
+  RowKernels<T> row_kernels();                                                 \
   }
 
 LOSSES_EXT_DECLARE_CAPABILITY(DEFAULT)

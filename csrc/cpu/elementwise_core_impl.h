@@ -9,6 +9,8 @@
 
 #include <ATen/cpu/vec/vec.h>
 
+#include <limits>
+
 #include "../loss_math.h"
 #include "elementwise_core.h"
 #include "vec_math.h"
@@ -74,6 +76,95 @@ ChunkFn<Loss, T> chunk_kernel(bool has_weight, bool need_dx, bool need_dy) {
   if (need_dx) return &chunk_kernel_impl<Loss, T, false, true, false>;
   return &chunk_kernel_impl<Loss, T, false, false, false>;
 }
+
+// Cross-entropy row primitives (see RowKernels). Full vectors, then one masked tail step.
+template <typename T, typename F>
+void for_each_vector(int64_t n, F f) {
+  using V = at::vec::Vectorized<T>;
+  int64_t i = 0;
+  for (; i + V::size() <= n; i += V::size()) f(i, V::size());
+  if (i < n) f(i, n - i);
+}
+
+template <typename T>
+T row_max(const T* x, int64_t n) {
+  using V = at::vec::Vectorized<T>;
+  V m(-std::numeric_limits<T>::infinity());
+  for_each_vector<T>(n, [&](int64_t i, int64_t count) {
+    V v = V::loadu(x + i, count);
+    if (count < V::size()) v = V::set(V(-std::numeric_limits<T>::infinity()), v, count);
+    m = at::vec::maximum(m, v);  // propagates NaN
+  });
+  T lanes[V::size()];
+  m.store(lanes);
+  T best = lanes[0];
+  for (int64_t k = 1; k < V::size(); ++k) best = (lanes[k] != lanes[k] || lanes[k] > best) ? lanes[k] : best;
+  return best;
+}
+
+template <typename T>
+double row_exp_sum(const T* x, T m, T* e, int64_t n) {
+  using V = at::vec::Vectorized<T>;
+  V acc(T(0));
+  const V vm(m);
+  for_each_vector<T>(n, [&](int64_t i, int64_t count) {
+    V v = (V::loadu(x + i, count) - vm).exp();
+    if (e) v.store(e + i, count);
+    acc = acc + (count == V::size() ? v : V::set(V(T(0)), v, count));
+  });
+  T lanes[V::size()];
+  acc.store(lanes);
+  double sum = 0;
+  for (int64_t k = 0; k < V::size(); ++k) sum += lanes[k];
+  return sum;
+}
+
+template <typename T>
+void row_weighted_sums(const T* x, const T* w, const T* y, T c1, T c0, int64_t n,
+                       double* sum_wq, double* sum_wqx) {
+  using V = at::vec::Vectorized<T>;
+  V acc_q(T(0)), acc_qx(T(0));
+  const V vc1(c1), vc0(c0), zero(T(0));
+  for_each_vector<T>(n, [&](int64_t i, int64_t count) {
+    V q = y ? vc1 * V::loadu(y + i, count) + vc0 : vc0;
+    if (w) q = q * V::loadu(w + i, count);
+    if (count < V::size()) q = V::set(zero, q, count);
+    acc_q = acc_q + q;
+    // xmul: a zero weight times an infinite logit contributes 0.
+    V qx = q * V::loadu(x + i, count);
+    acc_qx = acc_qx + V::blendv(qx, zero, q == zero);
+  });
+  T lq[V::size()], lqx[V::size()];
+  acc_q.store(lq);
+  acc_qx.store(lqx);
+  double a = 0, b = 0;
+  for (int64_t k = 0; k < V::size(); ++k) {
+    a += lq[k];
+    b += lqx[k];
+  }
+  *sum_wq = a;
+  *sum_wqx = b;
+}
+
+template <typename T>
+void row_grad(const T* e, const T* x, const T* w, const T* y, T c1, T c0, T a, T b, T lse,
+              T* out, T* dy, int64_t n) {
+  using V = at::vec::Vectorized<T>;
+  const V va(a), vb(b), vc1(c1), vc0(c0), vlse(lse);
+  for_each_vector<T>(n, [&](int64_t i, int64_t count) {
+    V q = y ? vc1 * V::loadu(y + i, count) + vc0 : vc0;
+    V wv = w ? V::loadu(w + i, count) : V(T(1));
+    (va * V::loadu(e + i, count) - vb * wv * q).store(out + i, count);
+    if (dy) (-(vb * wv * vc1) * (V::loadu(x + i, count) - vlse)).store(dy + i, count);
+  });
+}
+
+template <typename T>
+RowKernels<T> row_kernels() {
+  return {&row_max<T>, &row_exp_sum<T>, &row_weighted_sums<T>, &row_grad<T>};
+}
+template RowKernels<float> row_kernels<float>();
+template RowKernels<double> row_kernels<double>();
 
 #define LOSSES_EXT_INSTANTIATE_CHUNK_KERNEL(LOSS)                                          \
   template ChunkFn<LOSS<float>, float> chunk_kernel<LOSS<float>, float>(bool, bool, bool); \
