@@ -40,18 +40,20 @@ def _elementwise_fake(input, target, *rest):
     return loss, dx, dy
 
 
+def _cross_entropy_fake(input, target, weight, ignore_index, label_smoothing, reduction,
+                        grad_input, grad_target):  # fmt: skip
+    n, _, s = input.shape
+    loss = input.new_empty((n, s) if reduction == REDUCTION_CODES["none"] else ())
+    dx = input.new_empty(input.shape if grad_input else (0,))
+    dy = input.new_empty(input.shape if grad_target else (0,))
+    return loss, dx, dy
+
+
 if _C is not None:
     for _name in ELEMENTWISE_OPS:
         torch.library.register_fake(f"losses_ext::{_name}")(_elementwise_fake)
 
-    @torch.library.register_fake("losses_ext::cross_entropy")
-    def _cross_entropy_fake(input, target, weight, ignore_index, label_smoothing, reduction,
-                            grad_input, grad_target):  # fmt: skip
-        n, _, s = input.shape
-        loss = input.new_empty((n, s) if reduction == REDUCTION_CODES["none"] else ())
-        dx = input.new_empty(input.shape if grad_input else (0,))
-        dy = input.new_empty(input.shape if grad_target else (0,))
-        return loss, dx, dy
+    torch.library.register_fake("losses_ext::cross_entropy")(_cross_entropy_fake)
 
     @torch.library.register_fake("losses_ext::scale_grad_")
     def _scale_grad_fake(grad, scale):
@@ -63,15 +65,19 @@ def _register_triton_ops():
     Triton implementation for CUDA tensors (and CPU tensors under TRITON_INTERPRET=1)."""
     import functools
 
+    from .triton.cross_entropy import cross_entropy_fwd
     from .triton.elementwise import elementwise_fwd
 
     lib = torch.library.Library("losses_ext", "FRAGMENT")
-    for name in ELEMENTWISE_OPS:
+    kernels = {name: functools.partial(elementwise_fwd, name) for name in ELEMENTWISE_OPS}
+    kernels["cross_entropy"] = cross_entropy_fwd
+    for name, kernel in kernels.items():
         schema = str(getattr(torch.ops.losses_ext, name).default._schema)
         lib.define(f"triton_{name}(" + schema.split("(", 1)[1])
         for key in ("CUDA", "CPU"):
-            lib.impl(f"triton_{name}", functools.partial(elementwise_fwd, name), key)
-        torch.library.register_fake(f"losses_ext::triton_{name}")(_elementwise_fake)
+            lib.impl(f"triton_{name}", kernel, key)
+        fake = _cross_entropy_fake if name == "cross_entropy" else _elementwise_fake
+        torch.library.register_fake(f"losses_ext::triton_{name}")(fake)
     return lib
 
 

@@ -160,3 +160,15 @@ def test_module():
     x, t = torch.randn(8, 4), torch.randint(0, 4, (8,))
     m = losses_ext.CrossEntropyLoss(weight=torch.rand(4), label_smoothing=0.1)
     assert torch.equal(m(x, t), LF.cross_entropy(x, t, m.weight, label_smoothing=0.1))
+
+
+@pytest.mark.parametrize("option", ["smooth", "all", "prob-smooth-weight"])
+def test_huge_logits_keep_small_differences(option, backend):
+    # lse = m + log(sum) would round log(sum) away at 3e7 in float32: terms are kept relative to m.
+    x, y, kwargs = make((4, 6), "", OPTIONS[option], torch.float32, device_for(backend), seed=5)
+    x = (x + 3e7).detach()
+    loss = LF.cross_entropy(x, y, reduction="none", backend=backend, **kwargs)
+    ref = F.cross_entropy(_double(x), _double(y), reduction="none",
+                          **{k: _double(v) if isinstance(v, torch.Tensor) else v
+                             for k, v in kwargs.items()})  # fmt: skip
+    assert_close(loss.cpu(), ref, torch.float32)

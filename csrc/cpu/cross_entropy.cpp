@@ -17,8 +17,9 @@
 //
 // Numerics. Each row takes three sweeps over data that is in cache after the first: the max m;
 // e_j = exp(x_j - m), summed in double and kept in the gradient buffer; and the gradient
-// (a e_j - b w_j q_j). One exponential per element, and never an overflow: huge logits give
-// lse = m + log(sum) exactly. fp16/bf16 rows are widened to float in a per-thread buffer, as are
+// (a e_j - b w_j q_j). One exponential per element, and never an overflow. Every loss term is
+// formed relative to m, as (m - x) + log(sum): with logits of 3e7 a float lse = m + log 2 would
+// round the log 2 away. fp16/bf16 rows are widened to float in a per-thread buffer, as are
 // rows whose class dimension is strided; contiguous float/double rows are used in place.
 //
 // The 'mean' divisor depends on the targets, so a first cheap pass over the targets computes it
@@ -190,23 +191,24 @@ Grads cross_entropy_cpu(const Tensor& input, const Tensor& target,
           // An all -inf row has no finite maximum; shifting by 0 keeps exp finite (sum 0).
           const T shift = std::isfinite(m) ? m : T(0);
           const double sum = k.exp_sum(x, shift, gp ? e : nullptr, C);
-          const double lse = static_cast<double>(shift) + std::log(sum);
+          const double log_sum = std::log(sum);  // lse = shift + log_sum, kept apart
           double row_loss, a;
           T c1, c0;
           if (prob_target) {
             c1 = T(1 - eps);
             c0 = T(eps / C);
-            double sum_wq, sum_wqx;
-            k.weighted_sums(x, w, y, c1, c0, C, &sum_wq, &sum_wqx);
-            row_loss = lse * sum_wq - sum_wqx;
+            double sum_wq, sum_wq_dx;
+            k.weighted_sums(x, shift, w, y, c1, c0, C, &sum_wq, &sum_wq_dx);
+            row_loss = sum_wq * log_sum - sum_wq_dx;  // sum w q (lse - x)
             a = sum_wq;
           } else {
             const double w_t_val = w ? static_cast<double>(w[t]) : 1.0;
-            row_loss = (1 - eps) * w_t_val * (lse - static_cast<double>(x[t]));
+            row_loss = (1 - eps) * w_t_val *
+                       ((static_cast<double>(shift) - static_cast<double>(x[t])) + log_sum);
             if (eps > 0) {
-              double sum_w, sum_wx;
-              k.weighted_sums(x, w, nullptr, T(0), T(1), C, &sum_w, &sum_wx);
-              row_loss += eps / C * (lse * sum_w - sum_wx);
+              double sum_w, sum_w_dx;
+              k.weighted_sums(x, shift, w, nullptr, T(0), T(1), C, &sum_w, &sum_w_dx);
+              row_loss += eps / C * (sum_w * log_sum - sum_w_dx);
             }
             a = (1 - eps) * w_t_val + eps * w_sum / C;
             c1 = T(0);
@@ -217,7 +219,8 @@ Grads cross_entropy_cpu(const Tensor& input, const Tensor& target,
           if (gp) {
             T* dyr = need_dy ? (direct_out ? reinterpret_cast<T*>(dyp + n * C) : dy_buf.data())
                              : nullptr;
-            k.grad(e, x, w, y, c1, c0, T(a / sum * grad_scale), T(grad_scale), T(lse), e, dyr, C);
+            k.grad(e, x, w, y, c1, c0, T(a / sum * grad_scale), T(grad_scale), shift, T(log_sum),
+                   e, dyr, C);
             if (!prob_target) {
               const double w_t_val = w ? static_cast<double>(w[t]) : 1.0;
               e[t] -= static_cast<T>((1 - eps) * w_t_val * grad_scale);

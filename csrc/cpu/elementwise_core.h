@@ -45,13 +45,15 @@ struct RowKernels {
   // sum_j exp(x_j - m) in double; when e is set, also e_j = exp(x_j - m).
   double (*exp_sum)(const T* x, T m, T* e, int64_t n);
   // With q_j = c1 * y_j + c0 (y may be null) and w_j = 1 where w is null:
-  // returns (sum_j w_j q_j, sum_j w_j q_j x_j), in double.
-  void (*weighted_sums)(const T* x, const T* w, const T* y, T c1, T c0, int64_t n,
-                        double* sum_wq, double* sum_wqx);
+  // returns (sum_j w_j q_j, sum_j w_j q_j (x_j - m)), in double. Relative to the row maximum m,
+  // so huge logits lose nothing to cancellation.
+  void (*weighted_sums)(const T* x, T m, const T* w, const T* y, T c1, T c0, int64_t n,
+                        double* sum_wq, double* sum_wq_dx);
   // out_j = a * e_j - b * w_j q_j with q_j as above (in place when out == e), and, when dy is
-  // set, dy_j = -b * w_j * c1 * (x_j - lse) (the target gradient of a probability target).
-  void (*grad)(const T* e, const T* x, const T* w, const T* y, T c1, T c0, T a, T b, T lse,
-               T* out, T* dy, int64_t n);
+  // set, dy_j = -b * w_j * c1 * ((x_j - m) - log_sum), the target gradient of a probability
+  // target (log p_j = x_j - m - log sum_c exp(x_c - m)).
+  void (*grad)(const T* e, const T* x, const T* w, const T* y, T c1, T c0, T a, T b, T m,
+               T log_sum, T* out, T* dy, int64_t n);
 };
 
 // Chunk kernel for one loss and compute type, specialised for the pointers that are set: a

@@ -120,18 +120,18 @@ double row_exp_sum(const T* x, T m, T* e, int64_t n) {
 }
 
 template <typename T>
-void row_weighted_sums(const T* x, const T* w, const T* y, T c1, T c0, int64_t n,
-                       double* sum_wq, double* sum_wqx) {
+void row_weighted_sums(const T* x, T m, const T* w, const T* y, T c1, T c0, int64_t n,
+                       double* sum_wq, double* sum_wq_dx) {
   using V = at::vec::Vectorized<T>;
   V acc_q(T(0)), acc_qx(T(0));
-  const V vc1(c1), vc0(c0), zero(T(0));
+  const V vc1(c1), vc0(c0), zero(T(0)), vm(m);
   for_each_vector<T>(n, [&](int64_t i, int64_t count) {
     V q = y ? vc1 * V::loadu(y + i, count) + vc0 : vc0;
     if (w) q = q * V::loadu(w + i, count);
     if (count < V::size()) q = V::set(zero, q, count);
     acc_q = acc_q + q;
     // xmul: a zero weight times an infinite logit contributes 0.
-    V qx = q * V::loadu(x + i, count);
+    V qx = q * (V::loadu(x + i, count) - vm);
     acc_qx = acc_qx + V::blendv(qx, zero, q == zero);
   });
   T lq[V::size()], lqx[V::size()];
@@ -143,19 +143,19 @@ void row_weighted_sums(const T* x, const T* w, const T* y, T c1, T c0, int64_t n
     b += lqx[k];
   }
   *sum_wq = a;
-  *sum_wqx = b;
+  *sum_wq_dx = b;
 }
 
 template <typename T>
-void row_grad(const T* e, const T* x, const T* w, const T* y, T c1, T c0, T a, T b, T lse,
-              T* out, T* dy, int64_t n) {
+void row_grad(const T* e, const T* x, const T* w, const T* y, T c1, T c0, T a, T b, T m,
+              T log_sum, T* out, T* dy, int64_t n) {
   using V = at::vec::Vectorized<T>;
-  const V va(a), vb(b), vc1(c1), vc0(c0), vlse(lse);
+  const V va(a), vb(b), vc1(c1), vc0(c0), vm(m), vlog_sum(log_sum);
   for_each_vector<T>(n, [&](int64_t i, int64_t count) {
     V q = y ? vc1 * V::loadu(y + i, count) + vc0 : vc0;
     V wv = w ? V::loadu(w + i, count) : V(T(1));
     (va * V::loadu(e + i, count) - vb * wv * q).store(out + i, count);
-    if (dy) (-(vb * wv * vc1) * (V::loadu(x + i, count) - vlse)).store(dy + i, count);
+    if (dy) (-(vb * wv * vc1) * ((V::loadu(x + i, count) - vm) - vlog_sum)).store(dy + i, count);
   });
 }
 

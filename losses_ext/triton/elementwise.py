@@ -265,6 +265,8 @@ def _sum_partials_kernel(
     n_partials,
     divisor_hi,  # numel for 'mean', input.size(0) for 'batchmean', else 1; split by _split
     divisor_lo,
+    divisor_ptr,  # () a divisor computed on the device, read instead when HAS_DIVISOR_PTR
+    HAS_DIVISOR_PTR: tl.constexpr,
     ACC_DTYPE: tl.constexpr,
     BLOCK_SIZE: tl.constexpr,
 ):
@@ -272,7 +274,10 @@ def _sum_partials_kernel(
     for start in range(0, n_partials, BLOCK_SIZE):
         offs = start + tl.arange(0, BLOCK_SIZE)
         acc += tl.load(partial_ptr + offs, mask=offs < n_partials, other=0)
-    divisor = _join(divisor_hi, divisor_lo, ACC_DTYPE)
+    if HAS_DIVISOR_PTR:
+        divisor = tl.load(divisor_ptr).to(ACC_DTYPE)
+    else:
+        divisor = _join(divisor_hi, divisor_lo, ACC_DTYPE)
     tl.store(out_ptr, (tl.sum(acc, axis=0) / divisor).to(out_ptr.dtype.element_ty))
 
 
@@ -380,6 +385,8 @@ def elementwise_fwd(op, input, target, *rest):
             loss,
             n_programs,
             *_split(divisor),
+            partials,  # unused: the divisor is known here
+            HAS_DIVISOR_PTR=False,
             ACC_DTYPE=acc,
             BLOCK_SIZE=REDUCE_BLOCK_SIZE,
         )
