@@ -117,7 +117,7 @@ def extension():
     kind, compile_args = CppExtension, {"cxx": cxx_flags()}
     if cuda_enabled():
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
-        sources += ["csrc/cuda/elementwise.cu"]
+        sources += ["csrc/cuda/elementwise.cu", "csrc/cuda/cross_entropy.cu"]
         kind, compile_args = CUDAExtension, {"cxx": cxx_flags(), "nvcc": nvcc_flags()}
     ext = kind(
         "losses_ext._C",

@@ -30,6 +30,7 @@ def _cuobjdump():
     reason="not a CUDA build of torch, or the CUDA build was switched off",
 )
 def test_library_holds_sm80_and_sm90_code_for_every_loss():
+    """Every element-wise loss in 4 dtypes, cross-entropy, and the reduction kernels."""
     assert losses_ext._ops.cuda_kernels_available(), "the extension was built without CUDA"
     library = losses_ext._ops._C.__file__
     out = subprocess.run(
@@ -54,6 +55,8 @@ def test_library_holds_sm80_and_sm90_code_for_every_loss():
             ]
             # float, double, half, bfloat16
             assert len(kernels) == 4, (arch, loss, kernels)
+        ce = [n for n in names if "cross_entropy_kernel" in n]
+        assert len(ce) == 8, (arch, ce)  # 4 dtypes x (class index, probability) targets
         assert any("sum_partials_kernel" in n for n in names)
         assert any("scale_grad_kernel" in n for n in names)
 

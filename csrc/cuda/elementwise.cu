@@ -28,13 +28,13 @@
 #include "../elementwise_ops.h"
 #include "../loss_math.h"
 #include "../reduction.h"
+#include "block_reduce.cuh"
 
 namespace losses_ext::cuda {
 namespace {
 
 using at::Tensor;
 
-constexpr int kThreads = 256;
 constexpr int kUnroll = 2;  // 128-bit loads in flight per thread and operand
 
 template <typename scalar_t>
@@ -62,22 +62,6 @@ struct Operands {
   scalar_t* dx;            // nullable
   scalar_t* dy;            // nullable
 };
-
-// Sum over the block; the result is valid in thread 0. Fixed shuffle and shared-memory order.
-template <typename acc_t>
-__device__ acc_t block_sum(acc_t v) {
-  __shared__ acc_t warp_sums[kThreads / 32];
-  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffff, v, offset);
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  if (lane == 0) warp_sums[warp] = v;
-  __syncthreads();
-  acc_t total = 0;
-  if (threadIdx.x == 0) {
-    for (int w = 0; w < kThreads / 32; ++w) total += warp_sums[w];
-  }
-  __syncthreads();  // warp_sums is reused by the next tile
-  return total;
-}
 
 // One element: loss and gradients in acc_t, weighted, gradients scaled, stored.
 template <typename Loss, typename acc_t, typename scalar_t>
@@ -148,29 +132,7 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// One block adds the partials: thread t sums t, t + kThreads, ... in order, then the block
-// reduction; out = total / divisor, in the input dtype.
-template <typename scalar_t, typename acc_t>
-__global__ void __launch_bounds__(kThreads)
-    sum_partials_kernel(const acc_t* partials, int64_t n_partials, scalar_t* out,
-                        acc_t divisor) {
-  acc_t sum = 0;
-  for (int64_t i = threadIdx.x; i < n_partials; i += kThreads) sum += partials[i];
-  acc_t total = block_sum(sum);
-  if (threadIdx.x == 0) *out = static_cast<scalar_t>(total / divisor);
-}
-
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
-// Grid size for a grid-stride launch over `work` blocks of work: a few resident blocks per SM.
-// (ATen's device-properties helper needs the cuSPARSE/cuBLAS headers, which a minimal toolkit
-// lacks; the attribute query is a host call without synchronisation.)
-int64_t grid_size(int64_t work) {
-  int device = 0, sms = 0;
-  C10_CUDA_CHECK(cudaGetDevice(&device));
-  C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  return std::max<int64_t>(1, std::min<int64_t>(work, int64_t(sms) * 8));
-}
 
 struct CudaDriver {
 template <template <typename> class LossT, typename MakeLoss>
@@ -221,7 +183,7 @@ static Grads run(const char* name, MakeLoss make_loss, const Tensor& input, cons
       if (n == 0) partials.zero_();
       sum_partials_kernel<scalar_t, acc_t><<<1, kThreads, 0, stream>>>(
           partial_ptr, std::max<int64_t>(n_tiles, 1), loss.data_ptr<scalar_t>(),
-          acc_t(reduction == kReductionSum ? 1.0 : divisor));
+          acc_t(reduction == kReductionSum ? 1.0 : divisor), nullptr);
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     }
   });
@@ -259,6 +221,13 @@ void scale_grad_cuda(Tensor& grad, const Tensor& scale) {
 }
 
 }  // namespace
+
+int64_t grid_size(int64_t work) {
+  int device = 0, sms = 0;
+  C10_CUDA_CHECK(cudaGetDevice(&device));
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  return std::max<int64_t>(1, std::min<int64_t>(work, int64_t(sms) * 8));
+}
 
 TORCH_LIBRARY_IMPL(losses_ext, CUDA, m) {
   register_elementwise_ops<CudaDriver>(m);
