@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """Speed of the fused losses next to eager PyTorch and torch.compile of the eager code.
 
-    python -m benchmarks [--device cpu|cuda] [--sizes 20 24] [--dtypes float32 bfloat16]
-                         [--passes fwd+bwd] [--impls ...] [--losses ...] [--json PATH]
+    python -m benchmarks [--device cpu|cuda] [--sizes 20 24] [--ce-shapes 8192x2048]
+                         [--dtypes float32 bfloat16] [--passes fwd+bwd] [--impls ...]
+                         [--losses ...] [--json PATH]
 
-For each loss, implementation, size and dtype: median and 20th/80th percentile milliseconds
+For each loss, implementation, size and dtype (cross_entropy: each rows x classes shape, with
+class-index targets): median and 20th/80th percentile milliseconds
 after warm-up, all implementations measured side by side in one run on the same tensors.
 Implementations: fused-cpu, fused-cuda, fused-triton (our kernels), eager (torch.nn.functional,
 torchvision's focal formula, a stable log-cosh composite) and compile (torch.compile of the eager
@@ -37,8 +39,13 @@ from .eager import EAGER
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def make_inputs(name: str, numel: int, dtype, device, g: torch.Generator):
+def make_inputs(name: str, numel: int, dtype, device, g: torch.Generator, shape=None):
     """Inputs from each loss's own domain, made on the CPU from a seed, then moved."""
+    if name == "cross_entropy":
+        rows, n_classes = shape
+        x = torch.randn(rows, n_classes, generator=g) * 3
+        t = torch.randint(0, n_classes, (rows,), generator=g)
+        return x.to(device, dtype), t.to(device), {"reduction": "mean"}
     x = torch.randn(numel, generator=g) * 3
     y = torch.rand(numel, generator=g)
     kwargs = {"reduction": "mean"}
@@ -139,6 +146,8 @@ def main(argv=None):
     parser.add_argument("--dtypes", nargs="+", default=["float32"], choices=list(DTYPES))
     parser.add_argument("--passes", nargs="+", default=["fwd+bwd"], choices=["fwd", "fwd+bwd"])
     parser.add_argument("--impls", nargs="+", default=["fused-cpu", "eager"])
+    parser.add_argument("--ce-shapes", nargs="+", default=["8192x2048", "256x32768"],
+                        help="rows x classes of the cross_entropy rows")  # fmt: skip
     parser.add_argument("--losses", nargs="+", default=list(EAGER), choices=list(EAGER))
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
@@ -163,17 +172,25 @@ def main(argv=None):
     impls = implementations(device, args.impls)
     timer = Timer(device)
     records, rows = [], []
-    jobs = [(s, d, p, n) for s in args.sizes for d in args.dtypes for p in args.passes
-            for n in args.losses]  # fmt: skip
+    ce_shapes = [tuple(int(v) for v in shape.split("x")) for shape in args.ce_shapes]
+    jobs = [(s, d, p, n, None) for s in args.sizes for d in args.dtypes for p in args.passes
+            for n in args.losses if n != "cross_entropy"]  # fmt: skip
+    if "cross_entropy" in args.losses:
+        jobs += [(None, d, p, "cross_entropy", shape) for shape in ce_shapes
+                 for d in args.dtypes for p in args.passes]  # fmt: skip
     bandwidth = {}
-    for log2, dtype_name, pass_name, name in tqdm(jobs, desc="benchmark", leave=False):
-        numel, dtype = 2**log2, DTYPES[dtype_name]
+    for log2, dtype_name, pass_name, name, shape in tqdm(jobs, desc="benchmark", leave=False):
+        numel = shape[0] * shape[1] if shape else 2**log2
+        dtype = DTYPES[dtype_name]
+        size_label = f"{shape[0]}x{shape[1]}" if shape else f"2^{log2}"
         if (numel, dtype) not in bandwidth:
             bandwidth[numel, dtype] = copy_bandwidth(numel, dtype, device, timer, args.repeats)
         g = torch.Generator().manual_seed(0)
-        x, y, kwargs = make_inputs(name, numel, dtype, device, g)
+        x, y, kwargs = make_inputs(name, numel, dtype, device, g, shape)
         backward = pass_name == "fwd+bwd"
-        floor_bytes = (3 if backward else 2) * numel * x.element_size()
+        # Read input and target once, write the gradient once.
+        floor_bytes = (2 if backward else 1) * x.numel() * x.element_size()
+        floor_bytes += y.numel() * y.element_size()
         floor_ms = floor_bytes / bandwidth[numel, dtype]
         medians = {}
         for impl, make in impls.items():
@@ -188,7 +205,7 @@ def main(argv=None):
                 "peak_extra_bytes": peak, **env,
             })  # fmt: skip
             peak_units = "" if peak is None else f"{peak / (numel * x.element_size()):.2f}"
-            rows.append([name, f"2^{log2}", dtype_name, pass_name, impl, f"{median:.3f}",
+            rows.append([name, size_label, dtype_name, pass_name, impl, f"{median:.3f}",
                          f"{p20:.3f}-{p80:.3f}", f"{floor_bytes / median / 1e6:.1f}",
                          f"{median / floor_ms:.1f}", peak_units])  # fmt: skip
         ours = [m for k, m in medians.items() if k.startswith("fused")]

@@ -40,4 +40,5 @@ EAGER = {
     "mse_loss": F.mse_loss,
     "hinge_embedding_loss": F.hinge_embedding_loss,
     "hinge_loss": hinge_loss,
+    "cross_entropy": F.cross_entropy,
 }
