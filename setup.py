@@ -17,8 +17,8 @@ Environment switches:
 import os
 import platform
 
-from setuptools import find_packages, setup
 import torch
+from setuptools import find_packages, setup
 from torch.utils import cpp_extension
 from torch.utils.cpp_extension import BuildExtension, CppExtension, CUDAExtension
 
