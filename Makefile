@@ -29,7 +29,7 @@ test: build lint
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
 bench: build
-	$(PY) -m benchmarks --impls fused-cpu eager compile
+	$(PY) -m benchmarks --quick --json benchmarks/results/quick.json --plot benchmarks/results
 
 clean:
 	rm -rf build losses_ext/*.so

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Speed of the fused losses next to eager PyTorch and torch.compile of the eager code.
 
-    python -m benchmarks [--device cpu|cuda] [--sizes 20 24] [--ce-shapes 8192x2048]
-                         [--dtypes float32 bfloat16] [--passes fwd+bwd] [--impls ...]
-                         [--losses ...] [--json PATH]
+    python -m benchmarks [--quick] [--device cpu|cuda] [--sizes 16 20 24]
+                         [--ce-shapes 8192x2048] [--dtypes float32 bfloat16]
+                         [--passes fwd fwd+bwd] [--impls ...] [--losses ...]
+                         [--json PATH] [--plot DIR]
 
 For each loss, implementation, size and dtype (cross_entropy: each rows x classes shape, with
 class-index targets): median and 20th/80th percentile milliseconds
@@ -15,14 +16,20 @@ loss.backward().
 
 The floor is the time a perfect fused kernel needs to move its bytes (read input and target once,
 write the gradient once for fwd+bwd) at the copy bandwidth measured in the same run; every row
-shows its GB/s (floor bytes / time) and its multiple of that floor. On CUDA the peak memory of
-forward+backward above the inputs is reported too.
+shows its GB/s (floor bytes / time) and its multiple of that floor, and the peak memory of one
+forward+backward above what was allocated before it, in units of one input tensor (CUDA: the
+caching allocator's peak; CPU: the process's peak resident set, reset through
+/proc/self/clear_refs, so page-granular and including allocator caching).
+
+--quick: 2**20 and 2**24 float32 elements (cross_entropy 8192x2048 and 256x32768), forward+
+backward, every loss and implementation; under 3 minutes on 2 CPU cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -128,31 +135,104 @@ def step(fn, x, y, kwargs, backward: bool):
     return run
 
 
+def _rss_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
 def peak_extra_bytes(run, device: str):
-    if device != "cuda":
+    """Peak memory of run() above what was in use before it, or None where unmeasurable."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        run()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - base
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM, the peak resident set
+        base = _rss_kb("VmRSS")
+        run()
+        return max(0, _rss_kb("VmHWM") - base) * 1024
+    except (OSError, KeyError):
         return None
-    torch.cuda.synchronize()
-    base = torch.cuda.memory_allocated()
-    torch.cuda.reset_peak_memory_stats()
-    run()
-    torch.cuda.synchronize()
-    return torch.cuda.max_memory_allocated() - base
+
+
+def plot(records, directory: str):
+    """speedup.png: best fused implementation over eager and over compile, per loss, against
+    size (forward+backward, first dtype)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in records if r["pass"] == "fwd+bwd"]
+    if not rows:
+        return
+    dtype = rows[0]["dtype"]
+    losses = sorted({r["loss"] for r in rows})
+    cols = 3
+    n_rows = (len(losses) + cols - 1) // cols
+    fig, axes = plt.subplots(n_rows, cols, squeeze=False, figsize=(4.2 * cols, 3.2 * n_rows))
+    for ax, loss in zip(axes.flat, losses, strict=False):
+        by_size = {}
+        for r in rows:
+            if r["loss"] == loss and r["dtype"] == dtype:
+                by_size.setdefault(r["numel"], {})[r["impl"]] = r["median_ms"]
+        sizes = sorted(by_size)
+        for base, style in (("eager", "o-"), ("compile", "s--")):
+            xs, ys = [], []
+            for n in sizes:
+                fused = [v for k, v in by_size[n].items() if k.startswith("fused")]
+                if fused and base in by_size[n]:
+                    xs.append(n)
+                    ys.append(by_size[n][base] / min(fused))
+            if xs:
+                ax.plot(xs, ys, style, label=f"vs {base}")
+        ax.axhline(1.0, color="grey", linewidth=0.8)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_title(loss, fontsize=9)
+        ax.set_xlabel("elements")
+        ax.set_ylabel("speed-up (x)")
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(losses) :]:
+        ax.axis("off")
+    device = rows[0]["device"]
+    fig.suptitle(f"fused forward+backward speed-up, {device}, {dtype}")
+    fig.tight_layout()
+    os.makedirs(directory, exist_ok=True)
+    fig.savefig(os.path.join(directory, "speedup.png"), dpi=110)
+    plt.close(fig)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2**20 and 2**24 float32, fwd+bwd")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[20], help="log2 of numel")
-    parser.add_argument("--dtypes", nargs="+", default=["float32"], choices=list(DTYPES))
-    parser.add_argument("--passes", nargs="+", default=["fwd+bwd"], choices=["fwd", "fwd+bwd"])
-    parser.add_argument("--impls", nargs="+", default=["fused-cpu", "eager"])
+    parser.add_argument("--sizes", type=int, nargs="+", help="log2 of numel")
+    parser.add_argument("--dtypes", nargs="+", choices=list(DTYPES))
+    parser.add_argument("--passes", nargs="+", choices=["fwd", "fwd+bwd"])
+    parser.add_argument("--impls", nargs="+", help="default: every one available")
     parser.add_argument("--ce-shapes", nargs="+", default=["8192x2048", "256x32768"],
                         help="rows x classes of the cross_entropy rows")  # fmt: skip
     parser.add_argument("--losses", nargs="+", default=list(EAGER), choices=list(EAGER))
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--json", metavar="PATH", help="write the records as JSON")
+    parser.add_argument("--plot", metavar="DIR", help="write speedup.png into DIR")
     args = parser.parse_args(argv)
+    gpu = args.device == "cuda"
+    if args.sizes is None:
+        args.sizes = [20, 24] if args.quick else ([20, 24, 28] if gpu else [16, 20, 24])
+    if args.dtypes is None:
+        args.dtypes = ["float32"] if args.quick else ["float32", "bfloat16"]
+    if args.passes is None:
+        args.passes = ["fwd+bwd"] if args.quick else ["fwd", "fwd+bwd"]
 
     device = args.device
     env = {
@@ -195,6 +275,9 @@ def main(argv=None):
         medians = {}
         for impl, make in impls.items():
             run = step(make(name), x, y, kwargs, backward)
+            t0 = time.perf_counter()
+            run()  # compiles for 'compile'; its time is reported apart, not in the timings
+            first_call_s = time.perf_counter() - t0
             median, p20, p80 = timer(run, args.repeats, args.warmup)
             medians[impl] = median
             peak = peak_extra_bytes(run, device) if backward else None
@@ -202,7 +285,8 @@ def main(argv=None):
                 "loss": name, "impl": impl, "device": device, "dtype": dtype_name,
                 "numel": numel, "pass": pass_name, "median_ms": median, "p20_ms": p20,
                 "p80_ms": p80, "gbps": floor_bytes / median / 1e6, "floor_ms": floor_ms,
-                "peak_extra_bytes": peak, **env,
+                "peak_extra_bytes": peak,
+                "compile_s": first_call_s if impl == "compile" else None, **env,
             })  # fmt: skip
             peak_units = "" if peak is None else f"{peak / (numel * x.element_size()):.2f}"
             rows.append([name, size_label, dtype_name, pass_name, impl, f"{median:.3f}",
@@ -224,9 +308,17 @@ def main(argv=None):
     print(tabulate(rows, headers=["loss", "numel", "dtype", "pass", "impl", "median ms",
                                   "p20-p80", "GB/s", "x floor", "peak/input",
                                   "fused vs eager", "fused vs compile"]))  # fmt: skip
+    compiles = [(r["loss"], r["numel"], r["compile_s"]) for r in records if r["compile_s"]]
+    if compiles:
+        total = sum(c for _, _, c in compiles)
+        print(f"torch.compile: {len(compiles)} compilations, {total:.1f} s in all (first call, "
+              "not in the timings)")  # fmt: skip
     if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(records, f, indent=1)
+    if args.plot:
+        plot(records, args.plot)
 
 
 if __name__ == "__main__":
