@@ -128,12 +128,33 @@ def hinge_loss(input, target, margin, reduction):
 
 @_widened
 def cross_entropy(input, target, weight, ignore_index, label_smoothing, reduction):
-    """torch.nn.functional.cross_entropy itself: its semantics are the specification."""
-    return F.cross_entropy(
-        input,
-        target,
-        weight=weight,
-        ignore_index=ignore_index,
-        reduction=reduction,
-        label_smoothing=label_smoothing,
-    )
+    """torch.nn.functional.cross_entropy's semantics on (N, C, S) logits with (N, S) class
+    indices or (N, C, S) probabilities, plus the zero-coefficient convention: a class whose
+    weight (or smoothed target probability) is 0 contributes 0 even at a -inf logit, where torch
+    gives NaN."""
+    n_classes = input.size(1)
+    log_p = torch.log_softmax(input, dim=1)
+    w = torch.ones(n_classes, dtype=input.dtype, device=input.device) if weight is None else weight
+    w = w.view(1, -1, 1)
+    eps = label_smoothing
+    if target.is_floating_point():
+        q = (1 - eps) * target + eps / n_classes
+        loss = -_xmul(w * q, log_p).sum(1)
+        if reduction == "mean":
+            return loss.sum() / loss.numel()
+        return reduce(loss, reduction, input)
+    ignored = target == ignore_index
+    bad = ((target < 0) | (target >= n_classes)) & ~ignored
+    if bad.any():
+        raise RuntimeError(
+            f"cross_entropy: target {target[bad][0].item()} is out of bounds for {n_classes} "
+            "classes"
+        )
+    safe = torch.where(ignored, 0, target)
+    w_t = torch.where(ignored, 0.0, w.view(-1)[safe])
+    nll = -_xmul((1 - eps) * w_t, log_p.gather(1, safe.unsqueeze(1)).squeeze(1))
+    smooth = -_xmul((eps / n_classes) * w.expand_as(log_p), log_p).sum(1)
+    loss = torch.where(ignored, 0.0, nll + smooth)
+    if reduction == "mean":
+        return loss.sum() / w_t.sum()
+    return reduce(loss, reduction, input)

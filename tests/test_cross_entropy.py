@@ -2,6 +2,8 @@
 """Fused softmax cross-entropy against torch.nn.functional.cross_entropy in float64, over
 backends, dtypes, shapes, layouts, targets and options."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -172,3 +174,28 @@ def test_huge_logits_keep_small_differences(option, backend):
                           **{k: _double(v) if isinstance(v, torch.Tensor) else v
                              for k, v in kwargs.items()})  # fmt: skip
     assert_close(loss.cpu(), ref, torch.float32)
+
+
+@pytest.mark.parametrize(
+    "x,t,kwargs,expected",
+    [
+        # Found by test_properties: full smoothing gives the target term coefficient 0, so its
+        # -inf logit contributes 0; the smoothing term alone is infinite.
+        ([[0.0, -math.inf]], [1], {"label_smoothing": 1.0}, [math.inf]),
+        # A zero class weight with a -inf logit contributes 0 (torch gives NaN): the rest is
+        # 0.9 log 2 from the target and 0.1 / 3 * 2 log 2 from the smoothing.
+        (
+            [[0.0, 0.0, -math.inf]],
+            [0],
+            {"weight": [1.0, 1.0, 0.0], "label_smoothing": 0.1},
+            [(0.9 + 0.2 / 3) * math.log(2.0)],
+        ),
+    ],
+)
+def test_zero_coefficient_against_minus_infinity(x, t, kwargs, expected, backend):
+    device = device_for(backend)
+    kwargs = {k: torch.tensor(v, device=device) if isinstance(v, list) else v
+              for k, v in kwargs.items()}  # fmt: skip
+    loss = LF.cross_entropy(torch.tensor(x, device=device), torch.tensor(t, device=device),
+                            reduction="none", backend=backend, **kwargs)  # fmt: skip
+    torch.testing.assert_close(loss.cpu().double(), torch.tensor(expected, dtype=torch.float64))

@@ -203,8 +203,11 @@ Grads cross_entropy_cpu(const Tensor& input, const Tensor& target,
             a = sum_wq;
           } else {
             const double w_t_val = w ? static_cast<double>(w[t]) : 1.0;
-            row_loss = (1 - eps) * w_t_val *
-                       ((static_cast<double>(shift) - static_cast<double>(x[t])) + log_sum);
+            // A zero coefficient (eps = 1, or w_t = 0) contributes 0 even at x_t = -inf.
+            const double coef_t = (1 - eps) * w_t_val;
+            row_loss = coef_t == 0 ? 0.0
+                                   : coef_t * ((static_cast<double>(shift) -
+                                                static_cast<double>(x[t])) + log_sum);
             if (eps > 0) {
               double sum_w, sum_w_dx;
               k.weighted_sums(x, shift, w, nullptr, T(0), T(1), C, &sum_w, &sum_w_dx);

@@ -103,7 +103,8 @@ __global__ void __launch_bounds__(kThreads)
     } else {
       w_t = weight ? weight[t] : acc_t(1);
       const acc_t x_t = static_cast<acc_t>(xr[t * L.sx_c]);
-      loss = (acc_t(1) - eps) * w_t * ((M - x_t) + log_sum);
+      const acc_t coef_t = (acc_t(1) - eps) * w_t;  // 0 contributes 0 even at x_t = -inf
+      loss = coef_t == acc_t(0) ? acc_t(0) : coef_t * ((M - x_t) + log_sum);
       // For class-index targets q = w: total_wq is sum_c w_c.
       if (eps > acc_t(0)) loss += smooth * (total_wq * log_sum - total_wq_dx);
       a = (acc_t(1) - eps) * w_t + smooth * total_wq;

@@ -34,7 +34,7 @@ import triton
 import triton.language as tl
 
 from .._ops import REDUCTION_CODES
-from .elementwise import REDUCE_BLOCK_SIZE, _split, _sum_partials_kernel
+from .elementwise import REDUCE_BLOCK_SIZE, _split, _sum_partials_kernel, _xmul
 
 MAX_BLOCK_C = 4096  # columns per chunk of a row
 NUM_WARPS = 4
@@ -152,7 +152,8 @@ def _ce_fwd_kernel(
             w_t = tl.load(weight_ptr + t).to(ACC_DTYPE)
         else:
             w_t = tl.full([], 1.0, ACC_DTYPE)
-        row_loss = (1.0 - eps) * w_t * ((m - x_t) + log_sum)
+        # A zero coefficient (eps = 1, or w_t = 0) contributes 0 even at x_t = -inf.
+        row_loss = _xmul((1.0 - eps) * w_t, (m - x_t) + log_sum)
         row_loss += tl.where(eps > 0, smooth * (sum_wq * log_sum - sum_wq_dx), 0.0)
         a = (1.0 - eps) * w_t + smooth * sum_wq
         row_loss = tl.where(ignored, 0.0, tl.where(bad, float("nan"), row_loss))
