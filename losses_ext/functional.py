@@ -124,7 +124,9 @@ def _run(op: str, backend: str, input, target, tensors=(), params=(), reduction=
         input.requires_grad or (spec.target_has_grad and target.requires_grad)
     )
     if not needs_grad:  # loss only: no gradient is computed or written
-        return run_op(spec, chosen, input, target, tensors, params, reduction, False, False)[0]
+        # no_grad: a label target may require grad, but the loss has no gradient path to it.
+        with torch.no_grad():
+            return run_op(spec, chosen, input, target, tensors, params, reduction, False, False)[0]
     return FUNCTIONS[op].apply(input, target, *tensors, *params, reduction, chosen)
 
 

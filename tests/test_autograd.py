@@ -140,3 +140,11 @@ def test_triton_deterministic_across_runs(case):
     for other in runs[1:]:
         for a, b in zip(runs[0], other, strict=True):
             assert (a is None and b is None) or torch.equal(a, b)
+
+
+def test_label_target_requiring_grad_gives_a_loss_without_graph():
+    x = torch.randn(5)
+    y = torch.tensor([1.0, -1.0, 1.0, 1.0, -1.0], requires_grad=True)
+    loss = LF.hinge_loss(x, y)
+    assert not loss.requires_grad  # no gradient path to a label, and no autograd warning
+    assert torch.equal(loss, LF.hinge_loss(x, y.detach(), backend="reference"))
