@@ -10,7 +10,7 @@ export CUDA_HOME ?= /usr/local/cuda
 endif
 export MAX_JOBS ?= 2
 
-.PHONY: bench test build lint clean
+.PHONY: bench test build lint sanitize clean
 
 $(STAMP): requirements-dev.txt
 	$(PYTHON_SYS) -m venv $(VENV)
@@ -25,11 +25,23 @@ lint: $(STAMP)
 	$(PY) -m ruff check losses_ext tests benchmarks setup.py
 	$(PY) -m ruff format --check losses_ext tests benchmarks setup.py
 
-test: build lint
+test: build lint sanitize
 	$(PY) -m pytest tests -q -p no:cacheprovider
+
+# The CPU kernels built with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/, and
+# their tests run against that build (a short subset: every loss, dtype and instruction set).
+sanitize: $(STAMP)
+	LOSSES_EXT_SANITIZE=1 $(PY) setup.py -q build --build-base build-asan
+	cd build-asan/lib.* && \
+	  LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  PYTHONPATH=. LOSSES_EXT_EXPECT_SANITIZED=1 $(CURDIR)/$(VENV)/bin/pytest -q -p no:cacheprovider -x \
+	    -k "sanitized or (cpu and not triton)" $(CURDIR)/tests/test_sanitized_build.py \
+	    $(CURDIR)/tests/test_elementwise.py $(CURDIR)/tests/test_cross_entropy.py \
+	    $(CURDIR)/tests/test_public_cases.py
 
 bench: build
 	$(PY) -m benchmarks --quick --json benchmarks/results/quick.json --plot benchmarks/results
 
 clean:
-	rm -rf build losses_ext/*.so
+	rm -rf build build-asan losses_ext/*.so

@@ -10,8 +10,11 @@ found (CUDA_HOME, else torch's guess), whether or not a GPU is present. TORCH_CU
 defaults to "8.0;9.0" (A100, H100/H200).
 
 Environment switches:
-  LOSSES_EXT_DEBUG=1   build with -O0 -g instead of -O3.
-  LOSSES_EXT_CUDA=0    do not build the CUDA kernels.
+  LOSSES_EXT_DEBUG=1     build with -O0 -g instead of -O3.
+  LOSSES_EXT_CUDA=0      do not build the CUDA kernels.
+  LOSSES_EXT_SANITIZE=1  build the C++ code with AddressSanitizer and UndefinedBehaviorSanitizer
+                         (implies LOSSES_EXT_CUDA=0; use a separate --build-base, and load the
+                         sanitizer runtimes with LD_PRELOAD, as `make sanitize` does).
 """
 
 import os
@@ -41,8 +44,14 @@ CAPABILITY_SOURCES = {
 }
 
 
+SANITIZE = os.environ.get("LOSSES_EXT_SANITIZE") == "1"
+SANITIZER_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
+
+
 def cxx_flags():
     opt = ["-O0", "-g"] if os.environ.get("LOSSES_EXT_DEBUG") == "1" else ["-O3"]
+    if SANITIZE:
+        opt = ["-O1", "-g", "-fno-omit-frame-pointer"] + SANITIZER_FLAGS
     # -fopenmp: at::parallel_for is inline and uses OpenMP pragmas in our own code; without the
     # flag it silently runs on one thread. The runtime is the libgomp that torch loads.
     flags = opt + ["-std=c++20", "-fvisibility=hidden", "-fopenmp"]
@@ -88,7 +97,7 @@ def _has_cuda_headers(home):
 
 
 def cuda_enabled():
-    if os.environ.get("LOSSES_EXT_CUDA", "1") == "0" or torch.version.cuda is None:
+    if os.environ.get("LOSSES_EXT_CUDA", "1") == "0" or SANITIZE or torch.version.cuda is None:
         return False
     # torch guesses CUDA_HOME from the nvcc on PATH; a wrapper outside the toolkit (such as
     # /usr/local/bin/nvcc) makes it guess a folder without headers. Fall back to the usual path.
@@ -123,7 +132,7 @@ def extension():
         "losses_ext._C",
         sources,
         extra_compile_args=compile_args,
-        extra_link_args=["-fopenmp"],
+        extra_link_args=["-fopenmp"] + (SANITIZER_FLAGS if SANITIZE else []),
         depends=[
             os.path.join("csrc", f) for f in ("loss_math.h", "reduction.h", "elementwise_ops.h")
         ]

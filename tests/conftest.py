@@ -6,7 +6,9 @@ import pytest
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
+# The repo root (for `benchmarks`, and for the in-place build) goes last, so that a build put on
+# PYTHONPATH first, such as the sanitizer build of `make sanitize`, is the one tested.
+sys.path.append(os.path.dirname(os.path.dirname(__file__)))
 
 # Without a GPU the Triton kernels run in Triton's interpreter on CPU tensors. It must be chosen
 # before triton is first imported (by losses_ext).
