@@ -16,10 +16,9 @@ loss.backward().
 
 The floor is the time a perfect fused kernel needs to move its bytes (read input and target once,
 write the gradient once for fwd+bwd) at the copy bandwidth measured in the same run; every row
-shows its GB/s (floor bytes / time) and its multiple of that floor, and the peak memory of one
-forward+backward above what was allocated before it, in units of one input tensor (CUDA: the
-caching allocator's peak; CPU: the process's peak resident set, reset through
-/proc/self/clear_refs, so page-granular and including allocator caching).
+shows its GB/s (floor bytes / time) and its multiple of that floor. On CUDA it also shows the
+peak memory of one forward+backward above what was allocated before it, in units of one input
+tensor (not measured on the CPU yet).
 
 --quick: 2**20 and 2**24 float32 elements (cross_entropy 8192x2048 and 256x32768), forward+
 backward, every loss and implementation; under 3 minutes on 2 CPU cores.
@@ -123,43 +122,37 @@ def copy_bandwidth(numel: int, dtype, device: str, timer: Timer, repeats: int) -
     return 2 * numel * src.element_size() / median
 
 
-def step(fn, x, y, kwargs, backward: bool):
-    if not backward:
-        return lambda: fn(x, y, **kwargs)
-    xg = x.detach().requires_grad_(True)
+class step:
+    """One timed call: the loss, and loss.backward() for 'fwd+bwd'. reset() drops the previous
+    call's gradient, so that memory is not counted as in use before the next call."""
 
-    def run():
-        xg.grad = None
-        fn(xg, y, **kwargs).backward()
+    def __init__(self, fn, x, y, kwargs, backward: bool):
+        self.fn, self.y, self.kwargs, self.backward = fn, y, kwargs, backward
+        self.x = x.detach().requires_grad_(True) if backward else x
 
-    return run
+    def reset(self):
+        self.x.grad = None
 
-
-def _rss_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
+    def __call__(self):
+        self.reset()
+        loss = self.fn(self.x, self.y, **self.kwargs)
+        if self.backward:
+            loss.backward()
 
 
 def peak_extra_bytes(run, device: str):
-    """Peak memory of run() above what was in use before it, or None where unmeasurable."""
-    if device == "cuda":
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        run()
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - base
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM, the peak resident set
-        base = _rss_kb("VmRSS")
-        run()
-        return max(0, _rss_kb("VmHWM") - base) * 1024
-    except (OSError, KeyError):
+    """Peak memory of run() above what was in use before it (the CUDA caching allocator's
+    peak), or None on the CPU, where no allocator statistics are available: the process's peak
+    resident set was tried and misses memory that glibc reuses without returning it."""
+    if device != "cuda":
         return None
+    run.reset()
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    run()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - base
 
 
 def plot(records, directory: str):

@@ -30,7 +30,8 @@ _warned_fallback: set[str] = set()
 
 
 def resolve(name: str, backend: str, input: torch.Tensor) -> str:
-    """The concrete backend ('cpu' or 'reference') for loss ``name`` on ``input``'s device."""
+    """The concrete backend ('cpu', 'cuda', 'triton' or 'reference') for loss ``name`` on
+    ``input``'s device."""
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"{name}: unknown backend {backend!r}; expected one of {BACKENDS}")
     device = input.device.type
