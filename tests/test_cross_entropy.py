@@ -193,6 +193,8 @@ def test_huge_logits_keep_small_differences(option, backend):
             {"weight": [1.0, 1.0, 0.0], "label_smoothing": 0.1},
             [(0.9 + 0.2 / 3) * math.log(2.0)],
         ),
+        # Found by test_properties: a single class at -inf with probability 0 contributes 0.
+        ([[-math.inf]], [[0.0]], {}, [0.0]),
     ],
 )
 def test_zero_coefficient_against_minus_infinity(x, t, kwargs, expected, backend):

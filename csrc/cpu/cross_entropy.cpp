@@ -33,6 +33,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../cross_entropy_checks.h"
 #include "../reduction.h"
 #include "cpu_capability.h"
 #include "elementwise_core.h"
@@ -44,6 +45,9 @@ using at::Tensor;
 using Grads = std::tuple<Tensor, Tensor, Tensor>;
 
 constexpr int64_t kRowsPerBlock = 16;  // fixed: block sums never depend on the thread count
+
+// c * v, exactly 0 where c == 0 (a row whose logits are all -inf has log_sum = -inf).
+inline double xmul(double c, double v) { return c == 0 ? 0.0 : c * v; }
 
 template <typename T>
 RowKernels<T> pick_row_kernels() {
@@ -81,35 +85,11 @@ Grads cross_entropy_cpu(const Tensor& input, const Tensor& target,
                         const std::optional<Tensor>& weight_opt, int64_t ignore_index,
                         double label_smoothing, int64_t reduction, bool need_dx, bool need_dy) {
   const char* name = "cross_entropy";
-  TORCH_CHECK(input.dim() == 3, name, ": expected input of shape (N, C, S), got ", input.sizes());
-  TORCH_CHECK(at::isFloatingType(input.scalar_type()), name,
-              ": input must be a floating-point tensor, got ", input.scalar_type());
   TORCH_CHECK(input.device().is_cpu(), name, ": expected CPU tensors, got ", input.device());
-  const bool prob_target = at::isFloatingType(target.scalar_type());
+  const bool prob_target = check_cross_entropy_args(input, target, weight_opt, label_smoothing,
+                                                    reduction, need_dy);
   const int64_t N = input.size(0), C = input.size(1), S = input.size(2);
-  if (prob_target) {
-    TORCH_CHECK(target.sizes() == input.sizes() && target.scalar_type() == input.scalar_type(),
-                name, ": probability targets must have the input's shape and dtype");
-  } else {
-    TORCH_CHECK(target.scalar_type() == at::kLong, name,
-                ": class-index targets must be int64, got ", target.scalar_type());
-    TORCH_CHECK(target.dim() == 2 && target.size(0) == N && target.size(1) == S, name,
-                ": expected class-index target of shape (N, S) = (", N, ", ", S, "), got ",
-                target.sizes());
-  }
-  TORCH_CHECK(!need_dy || prob_target, name, ": class-index targets have no gradient");
-  TORCH_CHECK(reduction >= kReductionNone && reduction <= kReductionSum, name,
-              ": unknown reduction code ", reduction);
-  TORCH_CHECK(label_smoothing >= 0 && label_smoothing <= 1, name,
-              ": label_smoothing must be in [0, 1], got ", label_smoothing);
-  Tensor weight;
-  if (weight_opt) {
-    weight = *weight_opt;
-    TORCH_CHECK(weight.dim() == 1 && weight.size(0) == C && weight.device() == input.device(),
-                name, ": weight must be a (C,) = (", C, ",) tensor on the input's device");
-  }
-  TORCH_CHECK(C > 0 || N * S == 0, name, ": input has no classes");
-
+  const Tensor weight = weight_opt ? *weight_opt : Tensor();
   const int64_t rows = N * S;
   const bool reduce = reduction != kReductionNone;
   Tensor loss = reduce ? at::empty({}, input.options()) : at::empty({N, S}, input.options());
@@ -199,7 +179,7 @@ Grads cross_entropy_cpu(const Tensor& input, const Tensor& target,
             c0 = T(eps / C);
             double sum_wq, sum_wq_dx;
             k.weighted_sums(x, shift, w, y, c1, c0, C, &sum_wq, &sum_wq_dx);
-            row_loss = sum_wq * log_sum - sum_wq_dx;  // sum w q (lse - x)
+            row_loss = xmul(sum_wq, log_sum) - sum_wq_dx;  // sum w q (lse - x)
             a = sum_wq;
           } else {
             const double w_t_val = w ? static_cast<double>(w[t]) : 1.0;
@@ -211,7 +191,7 @@ Grads cross_entropy_cpu(const Tensor& input, const Tensor& target,
             if (eps > 0) {
               double sum_w, sum_w_dx;
               k.weighted_sums(x, shift, w, nullptr, T(0), T(1), C, &sum_w, &sum_w_dx);
-              row_loss += eps / C * (sum_w * log_sum - sum_w_dx);
+              row_loss += eps / C * (xmul(sum_w, log_sum) - sum_w_dx);
             }
             a = (1 - eps) * w_t_val + eps * w_sum / C;
             c1 = T(0);

@@ -23,6 +23,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "../cross_entropy_checks.h"
 #include "../reduction.h"
 #include "block_reduce.cuh"
 
@@ -98,7 +99,8 @@ __global__ void __launch_bounds__(kThreads)
 
     acc_t loss, a, w_t = 0;
     if constexpr (kProb) {
-      loss = total_wq * log_sum - total_wq_dx;
+      // sum w q (lse - x); a row whose logits are all -inf has log_sum = -inf.
+      loss = (total_wq == acc_t(0) ? acc_t(0) : total_wq * log_sum) - total_wq_dx;
       a = total_wq;
     } else {
       w_t = weight ? weight[t] : acc_t(1);
@@ -106,7 +108,9 @@ __global__ void __launch_bounds__(kThreads)
       const acc_t coef_t = (acc_t(1) - eps) * w_t;  // 0 contributes 0 even at x_t = -inf
       loss = coef_t == acc_t(0) ? acc_t(0) : coef_t * ((M - x_t) + log_sum);
       // For class-index targets q = w: total_wq is sum_c w_c.
-      if (eps > acc_t(0)) loss += smooth * (total_wq * log_sum - total_wq_dx);
+      if (eps > acc_t(0)) {
+        loss += smooth * ((total_wq == acc_t(0) ? acc_t(0) : total_wq * log_sum) - total_wq_dx);
+      }
       a = (acc_t(1) - eps) * w_t + smooth * total_wq;
       if (ignored) loss = 0;
       if (bad) loss = std::numeric_limits<acc_t>::quiet_NaN();
@@ -142,31 +146,10 @@ Grads cross_entropy_cuda(const Tensor& input, const Tensor& target,
                          const std::optional<Tensor>& weight_opt, int64_t ignore_index,
                          double label_smoothing, int64_t reduction, bool need_dx, bool need_dy) {
   const char* name = "cross_entropy";
-  TORCH_CHECK(input.dim() == 3, name, ": expected input of shape (N, C, S), got ", input.sizes());
-  TORCH_CHECK(at::isFloatingType(input.scalar_type()), name,
-              ": input must be a floating-point tensor, got ", input.scalar_type());
-  TORCH_CHECK(input.is_cuda() && target.device() == input.device(), name,
-              ": expected input and target on one CUDA device");
-  const bool prob = at::isFloatingType(target.scalar_type());
+  TORCH_CHECK(input.is_cuda(), name, ": expected CUDA tensors, got ", input.device());
+  const bool prob = check_cross_entropy_args(input, target, weight_opt, label_smoothing,
+                                             reduction, need_dy);
   const int64_t N = input.size(0), C = input.size(1), S = input.size(2);
-  if (prob) {
-    TORCH_CHECK(target.sizes() == input.sizes() && target.scalar_type() == input.scalar_type(),
-                name, ": probability targets must have the input's shape and dtype");
-  } else {
-    TORCH_CHECK(target.scalar_type() == at::kLong && target.dim() == 2 && target.size(0) == N &&
-                    target.size(1) == S,
-                name, ": expected int64 class-index target of shape (", N, ", ", S, ")");
-  }
-  TORCH_CHECK(!need_dy || prob, name, ": class-index targets have no gradient");
-  TORCH_CHECK(reduction >= kReductionNone && reduction <= kReductionSum, name,
-              ": unknown reduction code ", reduction);
-  TORCH_CHECK(label_smoothing >= 0 && label_smoothing <= 1, name,
-              ": label_smoothing must be in [0, 1], got ", label_smoothing);
-  if (weight_opt) {
-    TORCH_CHECK(weight_opt->dim() == 1 && weight_opt->size(0) == C &&
-                    weight_opt->device() == input.device(),
-                name, ": weight must be a (C,) = (", C, ",) tensor on the input's device");
-  }
   const c10::cuda::CUDAGuard guard(input.device());
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const int64_t rows = N * S;

@@ -143,7 +143,8 @@ def _ce_fwd_kernel(
     log_sum = tl.log(sum_exp)
 
     if PROB_TARGET:
-        row_loss = sum_wq * log_sum - sum_wq_dx
+        # A row whose logits are all -inf has log_sum = -inf: xmul keeps a zero weight at 0.
+        row_loss = _xmul(sum_wq, log_sum) - sum_wq_dx
         a = sum_wq
         w_t = tl.zeros([], ACC_DTYPE)
     else:
@@ -154,7 +155,7 @@ def _ce_fwd_kernel(
             w_t = tl.full([], 1.0, ACC_DTYPE)
         # A zero coefficient (eps = 1, or w_t = 0) contributes 0 even at x_t = -inf.
         row_loss = _xmul((1.0 - eps) * w_t, (m - x_t) + log_sum)
-        row_loss += tl.where(eps > 0, smooth * (sum_wq * log_sum - sum_wq_dx), 0.0)
+        row_loss += tl.where(eps > 0, smooth * (_xmul(sum_wq, log_sum) - sum_wq_dx), 0.0)
         a = (1.0 - eps) * w_t + smooth * sum_wq
         row_loss = tl.where(ignored, 0.0, tl.where(bad, float("nan"), row_loss))
     tl.store(loss_ptr + row, row_loss.to(loss_ptr.dtype.element_ty))
