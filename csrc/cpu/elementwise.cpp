@@ -13,9 +13,6 @@
 #include <torch/library.h>
 
 #include <atomic>
-#include <cstdlib>
-#include <limits>
-#include <string>
 #include <type_traits>
 #include <vector>
 
