@@ -195,6 +195,9 @@ def test_huge_logits_keep_small_differences(option, backend):
         ),
         # Found by test_properties: a single class at -inf with probability 0 contributes 0.
         ([[-math.inf]], [[0.0]], {}, [0.0]),
+        # Smoothing puts weight on a -inf class: the loss is infinite, not NaN, even when that
+        # class comes first (a running maximum still at -inf).
+        ([[-math.inf, 0.0, 1.0]], [2], {"label_smoothing": 0.1}, [math.inf]),
     ],
 )
 def test_zero_coefficient_against_minus_infinity(x, t, kwargs, expected, backend):

@@ -86,7 +86,8 @@ __global__ void __launch_bounds__(kThreads)
         m = v;
       }
       if (v != kNegInf) sum += exp(v - m);
-      if (q != acc_t(0)) wq_dx += q * (v - m);
+      // A -inf logit with q > 0 makes the sum -inf (not -inf - -inf = NaN while m is -inf).
+      if (q != acc_t(0)) wq_dx += v == kNegInf ? kNegInf : q * (v - m);
       wq += q;
     }
     // Combine the threads: shift every thread's sums to the row maximum M.

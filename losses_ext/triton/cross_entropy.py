@@ -136,7 +136,9 @@ def _ce_fwd_kernel(
             q = tl.where(mask, 1.0, 0.0)
         if HAS_WEIGHT:
             q = q * tl.load(weight_ptr + c, mask=mask, other=0).to(ACC_DTYPE)
-        sum_wq_dx += sum_wq * shift + tl.sum(tl.where(q == 0, 0.0, q * (x - m_new)), axis=0)
+        # A -inf logit with q > 0 adds -inf (not -inf - -inf = NaN while the max is -inf).
+        q_dx = tl.where(x == neg_inf, neg_inf, q * (x - m_new))
+        sum_wq_dx += sum_wq * shift + tl.sum(tl.where(q == 0, 0.0, q_dx), axis=0)
         sum_wq += tl.sum(q, axis=0)
         m = m_new
     # lse = m + log_sum, kept apart: with logits of 3e7, m + log 2 rounds the log 2 away.
