@@ -129,25 +129,20 @@ def _backward(ctx, grad_output: Tensor):
 
 def _specs():
     r = reference
+
+    def spec(op, ref, **options):
+        return LossSpec(_ops.PUBLIC_NAMES[op], op, ref, **options)
+
     return {
-        "bce_with_logits": LossSpec(
-            "binary_cross_entropy_with_logits",
-            "bce_with_logits",
-            r.binary_cross_entropy_with_logits,
-        ),
-        "bce": LossSpec("binary_cross_entropy", "bce", r.binary_cross_entropy),
-        "sigmoid_focal": LossSpec("sigmoid_focal_loss", "sigmoid_focal", r.sigmoid_focal_loss),
-        "log_cosh": LossSpec("log_cosh_loss", "log_cosh", r.log_cosh_loss),
-        "kl_div": LossSpec("kl_div", "kl_div", r.kl_div),
-        "mse": LossSpec("mse_loss", "mse", r.mse_loss),
-        "hinge_embedding": LossSpec(
-            "hinge_embedding_loss",
-            "hinge_embedding",
-            r.hinge_embedding_loss,
-            target_has_grad=False,
-        ),
-        "hinge": LossSpec("hinge_loss", "hinge", r.hinge_loss, target_has_grad=False),
-        "cross_entropy": LossSpec("cross_entropy", "cross_entropy", r.cross_entropy, per_row=True),
+        "bce_with_logits": spec("bce_with_logits", r.binary_cross_entropy_with_logits),
+        "bce": spec("bce", r.binary_cross_entropy),
+        "sigmoid_focal": spec("sigmoid_focal", r.sigmoid_focal_loss),
+        "log_cosh": spec("log_cosh", r.log_cosh_loss),
+        "kl_div": spec("kl_div", r.kl_div),
+        "mse": spec("mse", r.mse_loss),
+        "hinge_embedding": spec("hinge_embedding", r.hinge_embedding_loss, target_has_grad=False),
+        "hinge": spec("hinge", r.hinge_loss, target_has_grad=False),
+        "cross_entropy": spec("cross_entropy", r.cross_entropy, per_row=True),
     }
 
 

@@ -20,16 +20,18 @@ except ImportError as exc:  # the package stays usable with backend='reference'
 # Reduction codes of the ops: torch's own three, plus kl_div's 'batchmean'.
 REDUCTION_CODES = {"none": 0, "mean": 1, "sum": 2, "batchmean": 3}
 
-ELEMENTWISE_OPS = (
-    "bce_with_logits",
-    "bce",
-    "sigmoid_focal",
-    "log_cosh",
-    "kl_div",
-    "mse",
-    "hinge_embedding",
-    "hinge",
-)
+# The element-wise ops, each with the public function it serves (used in messages).
+ELEMENTWISE_OPS = {
+    "bce_with_logits": "binary_cross_entropy_with_logits",
+    "bce": "binary_cross_entropy",
+    "sigmoid_focal": "sigmoid_focal_loss",
+    "log_cosh": "log_cosh_loss",
+    "kl_div": "kl_div",
+    "mse": "mse_loss",
+    "hinge_embedding": "hinge_embedding_loss",
+    "hinge": "hinge_loss",
+}
+PUBLIC_NAMES = {**ELEMENTWISE_OPS, "cross_entropy": "cross_entropy"}
 
 
 def _elementwise_fake(input, target, *rest):

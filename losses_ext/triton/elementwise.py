@@ -37,7 +37,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .._ops import REDUCTION_CODES
+from .._ops import ELEMENTWISE_OPS, REDUCTION_CODES
 
 BLOCK_SIZE = 1024
 NUM_WARPS = 4
@@ -296,16 +296,6 @@ _ARGUMENTS = {
     "hinge_embedding": lambda margin: dict(loss=HINGE_EMBEDDING, p0=margin),
     "hinge": lambda margin: dict(loss=HINGE, p0=margin),
 }
-_NAMES = {
-    "bce_with_logits": "binary_cross_entropy_with_logits",
-    "bce": "binary_cross_entropy",
-    "sigmoid_focal": "sigmoid_focal_loss",
-    "log_cosh": "log_cosh_loss",
-    "kl_div": "kl_div",
-    "mse": "mse_loss",
-    "hinge_embedding": "hinge_embedding_loss",
-    "hinge": "hinge_loss",
-}
 _LABEL_TARGETS = ("hinge_embedding", "hinge")
 
 
@@ -317,7 +307,7 @@ def _check(name, ok, message):
 def elementwise_fwd(op, input, target, *rest):
     """The Triton implementation of op ``losses_ext::triton_<op>``; same contract as the C++
     op of the same schema: returns (loss, grad_input, grad_target)."""
-    name = _NAMES[op]
+    name = ELEMENTWISE_OPS[op]
     *extra, reduction, need_dx, need_dy = rest
     args = _ARGUMENTS[op](*extra)
     _check(name, input.is_floating_point(), f"input must be floating point, got {input.dtype}")
