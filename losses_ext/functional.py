@@ -52,21 +52,41 @@ def _check_float(name: str, value, what: str) -> float:
     return float(value)
 
 
-def _check_pair(name: str, input, target, *, broadcast: bool, label_target: bool = False):
-    """Checks input and target, promotes them to one floating dtype and, where the loss allows,
-    broadcasts them to one shape. Returns the two (possibly expanded) tensors."""
+def _check_tensors(name: str, input, target):
+    """input and target are tensors on one device, and input is floating point."""
     for what, t in (("input", input), ("target", target)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}: {what} must be a torch.Tensor, got {type(t).__name__}")
     if not input.dtype.is_floating_point:
         raise TypeError(f"{name}: input must be a floating-point tensor, got {input.dtype}")
-    if target.dtype.is_complex or (not label_target and not target.dtype.is_floating_point):
-        raise TypeError(f"{name}: target must be a floating-point tensor, got {target.dtype}")
     if input.device != target.device:
         raise ValueError(
             f"{name}: input is on {input.device} but target is on {target.device}; "
             "move both to one device"
         )
+
+
+def _check_weight(name: str, what: str, value, input: Tensor):
+    """A weight-like tensor: real, on input's device, not requiring grad."""
+    if not isinstance(value, Tensor):
+        raise TypeError(
+            f"{name}: {what} must be a torch.Tensor or None, got {type(value).__name__}"
+        )
+    if value.dtype.is_complex:
+        raise TypeError(f"{name}: {what} must be a real tensor, got {value.dtype}")
+    if value.device != input.device:
+        raise ValueError(f"{name}: {what} is on {value.device} but input is on {input.device}")
+    if value.requires_grad:
+        raise ValueError(f"{name}: {what} does not support gradients; pass {what}.detach()")
+    return value
+
+
+def _check_pair(name: str, input, target, *, broadcast: bool, label_target: bool = False):
+    """Checks input and target, promotes them to one floating dtype and, where the loss allows,
+    broadcasts them to one shape. Returns the two (possibly expanded) tensors."""
+    _check_tensors(name, input, target)
+    if target.dtype.is_complex or (not label_target and not target.dtype.is_floating_point):
+        raise TypeError(f"{name}: target must be a floating-point tensor, got {target.dtype}")
     dtype = (
         input.dtype
         if not target.dtype.is_floating_point
@@ -94,16 +114,7 @@ def _check_aux(name: str, what: str, value, input: Tensor):
     """weight / pos_weight: a tensor that broadcasts (right-aligned) to input's shape."""
     if value is None:
         return None
-    if not isinstance(value, Tensor):
-        raise TypeError(
-            f"{name}: {what} must be a torch.Tensor or None, got {type(value).__name__}"
-        )
-    if value.dtype.is_complex:
-        raise TypeError(f"{name}: {what} must be a real tensor, got {value.dtype}")
-    if value.device != input.device:
-        raise ValueError(f"{name}: {what} is on {value.device} but input is on {input.device}")
-    if value.requires_grad:
-        raise ValueError(f"{name}: {what} does not support gradients; pass {what}.detach()")
+    _check_weight(name, what, value, input)
     try:
         if torch.broadcast_shapes(value.shape, input.shape) != input.shape:
             raise RuntimeError
@@ -323,15 +334,9 @@ def cross_entropy(
     name = "cross_entropy"
     reduction = _legacy_reduction(name, size_average, reduce, reduction)
     reduction = _check_reduction(name, reduction)
-    for what, t in (("input", input), ("target", target)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{name}: {what} must be a torch.Tensor, got {type(t).__name__}")
-    if not input.dtype.is_floating_point:
-        raise TypeError(f"{name}: input must be a floating-point tensor, got {input.dtype}")
+    _check_tensors(name, input, target)
     if input.dim() == 0:
         raise ValueError(f"{name}: input must have a class dimension, got a 0-dim tensor")
-    if input.device != target.device:
-        raise ValueError(f"{name}: input is on {input.device} but target is on {target.device}")
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
         raise TypeError(f"{name}: ignore_index must be an int, got {type(ignore_index).__name__}")
     label_smoothing = _check_float(name, label_smoothing, "label_smoothing")
@@ -363,11 +368,7 @@ def cross_entropy(
         if not isinstance(weight, Tensor) or weight.shape != (n_classes,):
             shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
             raise ValueError(f"{name}: weight must be a ({n_classes},) tensor, got {shape}")
-        if weight.device != input.device:
-            raise ValueError(f"{name}: weight is on {weight.device} but input is on {input.device}")
-        if weight.requires_grad:
-            raise ValueError(f"{name}: weight does not support gradients; pass weight.detach()")
-        weight = weight.to(input.dtype)
+        weight = _check_weight(name, "weight", weight, input).to(input.dtype)
 
     # The ops take (N, C, S) logits and (N, S) or (N, C, S) targets; reshape is a view whenever
     # the layout allows (any strides otherwise pass through as a copy).
