@@ -26,4 +26,10 @@ inline double reduction_divisor(int64_t reduction, const at::Tensor& input) {
   return 1.0;
 }
 
+// The scale that 'mean' and 'batchmean' fold into the gradient (1 for 'none' and 'sum').
+inline double reduction_grad_scale(int64_t reduction, const at::Tensor& input) {
+  const bool divides = reduction == kReductionMean || reduction == kReductionBatchMean;
+  return divides ? 1.0 / reduction_divisor(reduction, input) : 1.0;
+}
+
 }  // namespace losses_ext

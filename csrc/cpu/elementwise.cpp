@@ -103,9 +103,7 @@ static Grads run(const char* name, MakeLoss make_loss, const Tensor& input,
   Tensor dx = (need_dx || need_dy) ? at::empty_like(x) : at::empty({0}, x.options());
   Tensor dy = need_dy ? at::empty_like(x) : at::empty({0}, x.options());
   const double divisor = reduction_divisor(reduction, input);
-  const double grad_scale = reduction == kReductionMean || reduction == kReductionBatchMean
-                                ? 1.0 / divisor
-                                : 1.0;
+  const double grad_scale = reduction_grad_scale(reduction, input);
 
   const int64_t n_blocks = (numel + kBlock - 1) / kBlock;
   std::vector<double> block_sums(n_blocks, 0.0);

@@ -152,8 +152,7 @@ static Grads run(const char* name, MakeLoss make_loss, const Tensor& input, cons
   Tensor dx = at::empty(need_dx ? x.sizes() : at::IntArrayRef{0}, x.options());
   Tensor dy = at::empty(need_dy ? x.sizes() : at::IntArrayRef{0}, x.options());
   const double divisor = reduction_divisor(reduction, input);
-  const bool divides = reduction == kReductionMean || reduction == kReductionBatchMean;
-  const double grad_scale = divides ? 1.0 / divisor : 1.0;
+  const double grad_scale = reduction_grad_scale(reduction, input);
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
 
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(),
