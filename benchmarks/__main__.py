@@ -16,9 +16,9 @@ loss.backward().
 
 The floor is the time a perfect fused kernel needs to move its bytes (read input and target once,
 write the gradient once for fwd+bwd) at the copy bandwidth measured in the same run; every row
-shows its GB/s (floor bytes / time) and its multiple of that floor. On CUDA it also shows the
-peak memory of one forward+backward above what was allocated before it, in units of one input
-tensor (not measured on the CPU yet).
+shows its GB/s (floor bytes / time) and its multiple of that floor. Forward+backward rows also
+show the peak memory of one call above what was allocated before it, in units of one input
+tensor (CUDA: the caching allocator's peak; CPU: the profiler's allocation events).
 
 --quick: 2**20 and 2**24 float32 elements (cross_entropy 8192x2048 and 256x32768), forward+
 backward, every loss and implementation; under 3 minutes on 2 CPU cores.
@@ -35,6 +35,8 @@ import time
 
 import torch
 from tabulate import tabulate
+from torch._C._profiler import _EventType
+from torch.profiler import ProfilerActivity
 from tqdm import tqdm
 
 import losses_ext
@@ -141,18 +143,30 @@ class step:
 
 
 def peak_extra_bytes(run, device: str):
-    """Peak memory of run() above what was in use before it (the CUDA caching allocator's
-    peak), or None on the CPU, where no allocator statistics are available: the process's peak
-    resident set was tried and misses memory that glibc reuses without returning it."""
-    if device != "cuda":
-        return None
+    """Peak memory of run() above what was in use before it. On CUDA the caching allocator's
+    peak; on the CPU, the allocation events the profiler records from the CPU allocator, summed
+    in time order (the process's resident set can't tell: glibc reuses freed blocks)."""
     run.reset()
-    torch.cuda.synchronize()
-    base = torch.cuda.memory_allocated()
-    torch.cuda.reset_peak_memory_stats()
-    run()
-    torch.cuda.synchronize()
-    return torch.cuda.max_memory_allocated() - base
+    if device == "cuda":
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        run()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - base
+    with torch.profiler.profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    allocations, stack = [], list(prof.profiler.kineto_results.experimental_event_tree())
+    while stack:
+        event = stack.pop()
+        stack.extend(event.children)
+        if event.tag == _EventType.Allocation and event.extra_fields.device.type == "cpu":
+            allocations.append((event.start_time_ns, event.extra_fields.alloc_size))
+    in_use = peak = 0
+    for _, size in sorted(allocations):
+        in_use += size
+        peak = max(peak, in_use)
+    return peak
 
 
 def plot(records, directory: str):
