@@ -1,4 +1,5 @@
-# make bench: set up .venv, build, run the benchmark.  make test: set up, build, run the suite.
+# make bench: set up .venv, build, run the benchmarks (the kernels, then training on real data).
+# make test: set up, build, run the suite.
 PYTHON_SYS ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -42,6 +43,8 @@ sanitize: $(STAMP)
 
 bench: build
 	$(PY) -m benchmarks --quick --json benchmarks/results/quick.json --plot benchmarks/results
+	$(PY) -m benchmarks.train --quick --json benchmarks/results/train_quick.json \
+	  --plot benchmarks/results
 
 clean:
 	rm -rf build build-asan losses_ext/*.so

@@ -61,8 +61,11 @@ def run_op(spec: LossSpec, backend, input, target, tensors, params, reduction, n
 def _scale_(buffer: Tensor, grad_output: Tensor) -> None:
     """buffer *= grad_output in place. A one-element grad_output goes to scale_grad_, which
     returns at once when it is exactly 1 (read on the device for CUDA tensors: no host
-    synchronisation); a per-element one ('none') is a plain multiply."""
+    synchronisation; on the CPU, read here first, which spares the plain ``loss.backward()`` an op
+    call); a per-element one ('none') is a plain multiply."""
     if grad_output.numel() == 1 and buffer.device.type in ("cpu", "cuda"):
+        if buffer.device.type == "cpu" and grad_output.item() == 1.0:
+            return
         if buffer.device.type == "cpu" or _ops.cuda_kernels_available():
             torch.ops.losses_ext.scale_grad_(buffer, grad_output.reshape(()).to(buffer.dtype))
             return

@@ -92,7 +92,10 @@ def _check_pair(name: str, input, target, *, broadcast: bool, label_target: bool
         if not target.dtype.is_floating_point
         else (torch.promote_types(input.dtype, target.dtype))
     )
-    input, target = input.to(dtype), target.to(dtype)
+    if input.dtype != dtype:
+        input = input.to(dtype)
+    if target.dtype != dtype:
+        target = target.to(dtype)
     if input.shape != target.shape:
         if not broadcast:
             raise ValueError(
