@@ -118,15 +118,20 @@ def _check_aux(name: str, what: str, value, input: Tensor):
     if value is None:
         return None
     _check_weight(name, what, value, input)
-    try:
-        if torch.broadcast_shapes(value.shape, input.shape) != input.shape:
-            raise RuntimeError
-    except RuntimeError:
+    # Right-aligned: each of value's sizes is 1 or input's. (torch.broadcast_shapes says the
+    # same, but costs more than the whole fused loss of a small batch.)
+    trailing = input.shape[input.dim() - value.dim() :]
+    fits = value.dim() <= input.dim() and all(
+        v == 1 or v == i for v, i in zip(value.shape, trailing, strict=True)
+    )
+    if not fits:
         raise ValueError(
             f"{name}: {what} of size {tuple(value.shape)} cannot be broadcast to the input size "
             f"{tuple(input.shape)}"
-        ) from None
-    return value.to(input.dtype).expand(input.shape)
+        )
+    if value.dtype != input.dtype:
+        value = value.to(input.dtype)
+    return value.expand(input.shape)
 
 
 def _run(op: str, backend: str, input, target, tensors=(), params=(), reduction="mean"):
