@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The kernel benchmark (python -m benchmarks): its memory measurement and its records; and the
+fused CPU ops on outputs large enough to be advised for huge pages."""
+
+import json
+import os
+import subprocess
+import sys
+
+import torch
+
+import losses_ext.functional as LF
+from benchmarks.__main__ import peak_extra_bytes, step
+from benchmarks.eager import EAGER
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_cpu_peak_memory_counts_the_allocations_of_one_call():
+    n = 1 << 16
+    x, y = torch.randn(n), torch.rand(n)
+    fused = peak_extra_bytes(step(LF.mse_loss, x, y, {}, backward=True), "cpu")
+    # The fused call holds its gradient (and a few scalars) at its peak.
+    assert 4 * n <= fused <= 4 * n + 1024
+    # torchvision's focal formula keeps several element-wise temporaries alive at once.
+    eager = peak_extra_bytes(
+        step(EAGER["sigmoid_focal_loss"], x, y, {"reduction": "mean"}, backward=True), "cpu"
+    )
+    assert eager >= 4 * (4 * n)
+
+
+def test_large_outputs_are_written_in_full():
+    """Outputs of 32 MiB and more take the huge-page path of the CPU ops; an odd size puts the
+    end of the tensor off a 2 MiB boundary."""
+    n = (32 << 20) // 4 + 3
+    x = torch.randn(n, dtype=torch.float32, requires_grad=True)
+    y = torch.randn(n, dtype=torch.float32)
+    loss = LF.mse_loss(x, y, reduction="none", backend="cpu")
+    torch.testing.assert_close(loss, (x.detach() - y) ** 2)
+    loss.sum().backward()
+    torch.testing.assert_close(x.grad, 2 * (x.detach() - y))
+
+
+def test_command_line_records(tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--sizes", "12", "--losses", "mse_loss", "kl_div",
+         "--impls", "fused-cpu", "eager", "--repeats", "3", "--warmup", "1", "--json", str(out),
+         "--plot", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    records = json.loads(out.read_text())
+    keys = {"loss", "impl", "device", "dtype", "numel", "pass", "median_ms", "p20_ms", "p80_ms",
+            "gbps", "floor_ms", "peak_extra_bytes"}  # fmt: skip
+    assert all(keys <= set(r) for r in records)
+    assert {(r["loss"], r["impl"], r["pass"], r["dtype"]) for r in records} == {
+        (loss, impl, p, d)
+        for loss in ("mse_loss", "kl_div")
+        for impl in ("fused-cpu", "eager")
+        for p in ("fwd", "fwd+bwd")
+        for d in ("float32", "bfloat16")
+    }
+    for r in records:
+        assert r["numel"] == 1 << 12 and r["median_ms"] > 0
+        assert (r["peak_extra_bytes"] is None) == (r["pass"] == "fwd")
+    assert (tmp_path / "speedup.png").exists()
