@@ -155,7 +155,7 @@ def main(argv=None) -> int:
             bar.set_postfix_str(f"{s.key}, DDP x{n}")
             runs = {}
             for impl in ("fused", "eager"):
-                runs[impl] = ddp.launch(s.key, impl, epochs(s), n)
+                runs[impl] = ddp.launch(s.key, impl, epochs(s), n, args.device)
                 bar.update(epochs(s) * steps_per_epoch(s))
             records += compare(s, runs["fused"], runs["eager"], n)
             curves[f"{s.name}: {s.loss}, DDP x{n}"] = (

@@ -32,13 +32,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, world_size: int, port: int, key: str, impl: str, epochs: int, out: str):
+def _worker(rank, world_size, port, key: str, impl: str, epochs: int, device: str, out: str):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    if device.startswith("cuda"):
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     dist.init_process_group("gloo", rank=rank, world_size=world_size)
     try:
-        run = train(BY_KEY[key], impl, epochs)
+        run = train(BY_KEY[key], impl, epochs, device=device)
         if rank == 0:
             with open(out, "w") as f:
                 json.dump(dataclasses.asdict(run), f)
@@ -46,11 +48,12 @@ def _worker(rank: int, world_size: int, port: int, key: str, impl: str, epochs: 
         dist.destroy_process_group()
 
 
-def launch(key: str, impl: str, epochs: int, world_size: int = 2) -> Run:
-    """Trains scenario `key` on `world_size` local processes (gloo on the CPU)."""
+def launch(key: str, impl: str, epochs: int, world_size: int = 2, device: str = "cpu") -> Run:
+    """Trains scenario `key` on `world_size` local processes over gloo, all on `device` (on a
+    single GPU they share it; gloo reduces CUDA tensors too)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "run.json")
-        args = (world_size, _free_port(), key, impl, epochs, out)
+        args = (world_size, _free_port(), key, impl, epochs, device, out)
         mp.start_processes(_worker, args=args, nprocs=world_size, start_method="spawn")
         with open(out) as f:
             return Run(**json.load(f))
