@@ -65,3 +65,21 @@ def test_command_line_records(tmp_path):
         assert r["numel"] == 1 << 12 and r["median_ms"] > 0
         assert (r["peak_extra_bytes"] is None) == (r["pass"] == "fwd")
     assert (tmp_path / "speedup.png").exists()
+
+
+def test_every_compile_row_is_compiled(tmp_path):
+    """More torch.nn.functional losses than dynamo's recompile limit (8): each must still be
+    compiled (the benchmark stops if torch.compile makes no graph)."""
+    out = tmp_path / "bench.json"
+    losses = ["binary_cross_entropy_with_logits", "binary_cross_entropy", "kl_div", "mse_loss",
+              "hinge_embedding_loss"]  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--sizes", "8", "10", "--losses", *losses,
+         "--impls", "compile", "--passes", "fwd", "--dtypes", "float32", "--repeats", "2",
+         "--warmup", "0", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "recompile_limit" not in result.stderr
+    records = json.loads(out.read_text())
+    assert len(records) == 10 and all(r["compile_s"] > 0 for r in records)
