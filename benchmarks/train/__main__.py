@@ -113,13 +113,17 @@ def plot(curves: dict, path: str):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.train", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--quick", action="store_true", help="fewer epochs; under 3 minutes")
-    parser.add_argument("--scenarios", nargs="+", choices=list(BY_KEY), default=list(BY_KEY))
+    parser.add_argument("--scenarios", nargs="+", choices=list(BY_KEY), default=list(BY_KEY),
+                        metavar="KEY", help="from: " + ", ".join(BY_KEY))  # fmt: skip
     parser.add_argument("--epochs", type=int, help="the same number of epochs for every run")
     parser.add_argument("--world-size", type=int, default=2, help="processes of the DDP run")
     parser.add_argument("--no-ddp", action="store_true", help="skip the DDP run")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="where to train (default: cuda when there is a GPU)")  # fmt: skip
     parser.add_argument("--json", metavar="PATH", help="write the records as JSON")
     parser.add_argument("--plot", metavar="DIR", help="write train_curves.png into DIR")
     args = parser.parse_args(argv)

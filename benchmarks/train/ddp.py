@@ -61,7 +61,10 @@ def launch(key: str, impl: str, epochs: int, world_size: int = 2, device: str = 
 
 def main(argv=None):
     """Entry point under torchrun, which sets RANK, WORLD_SIZE, LOCAL_RANK and the rendezvous."""
-    parser = argparse.ArgumentParser(description="one scenario under DDP, fused and eager")
+    parser = argparse.ArgumentParser(
+        prog="torchrun ... -m benchmarks.train.ddp",
+        description="one scenario under DDP, fused and eager",
+    )
     parser.add_argument("--scenario", default="multiclass/cross_entropy", choices=list(BY_KEY))
     parser.add_argument("--epochs", type=int, help="default: the scenario's full run")
     args = parser.parse_args(argv)
