@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 import losses_ext.functional as LF
@@ -83,3 +84,42 @@ def test_every_compile_row_is_compiled(tmp_path):
     assert "recompile_limit" not in result.stderr
     records = json.loads(out.read_text())
     assert len(records) == 10 and all(r["compile_s"] > 0 for r in records)
+
+
+def _anon_huge_kb(address: int) -> int:
+    """AnonHugePages of the mapping that holds `address`, from /proc/self/smaps."""
+    with open("/proc/self/smaps") as f:
+        inside = False
+        for line in f:
+            first = line.split()[0]
+            if "-" in first and ":" not in first:
+                start, end = (int(v, 16) for v in first.split("-"))
+                inside = start <= address < end
+            elif inside and first == "AnonHugePages:":
+                return int(line.split()[1])
+    raise AssertionError("address not mapped")
+
+
+THP_MADVISE = os.path.exists("/sys/kernel/mm/transparent_hugepage/enabled") and "[madvise]" in (
+    open("/sys/kernel/mm/transparent_hugepage/enabled").read()
+)
+
+
+@pytest.mark.skipif(not THP_MADVISE, reason="transparent huge pages are not in 'madvise' mode")
+def test_large_outputs_get_huge_pages_unless_turned_off():
+    code = (
+        "import torch, losses_ext.functional as LF, test_benchmark as t\n"
+        "x = torch.randn(1 << 24, requires_grad=True)\n"
+        "LF.mse_loss(x, torch.randn(1 << 24)).backward()\n"
+        "print(t._anon_huge_kb(x.grad.data_ptr() + (8 << 20)))\n"
+    )
+    tests = os.path.dirname(os.path.abspath(__file__))
+    path = os.pathsep.join([tests, ROOT, os.environ.get("PYTHONPATH", "")])
+    kb = {}
+    for setting in ("1", "0"):
+        env = dict(os.environ, LOSSES_EXT_HUGE_PAGES=setting, PYTHONPATH=path)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, timeout=120, check=True)  # fmt: skip
+        kb[setting] = int(out.stdout.split()[-1])
+    assert kb["1"] >= 2048  # at least one 2 MiB page backs the gradient
+    assert kb["0"] == 0

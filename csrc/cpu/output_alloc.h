@@ -8,7 +8,12 @@
 // outputs are therefore advised for transparent huge pages (MADV_HUGEPAGE) before they are
 // written, so each fault maps 2 MiB at once (6.5 ms for the same write). Where transparent huge
 // pages are disabled the advice has no effect, and nothing else changes: the memory still comes
-// from, and returns to, PyTorch's CPU allocator.
+// from, and returns to, PyTorch's CPU allocator. LOSSES_EXT_HUGE_PAGES=0 turns it off.
+//
+// One environment where it can cost time: a virtual machine whose guest reports freed memory to
+// the host (Linux free page reporting). Freed huge pages form the large free blocks that get
+// reported, the host discards them, and the next use faults on the host. On such a machine a
+// run of calls can take several times longer until the set of pages in use settles.
 #pragma once
 
 #include <ATen/ATen.h>
