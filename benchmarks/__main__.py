@@ -105,36 +105,46 @@ def implementations(device: str, wanted):
 
 
 class Timer:
-    """Wall-clock timing on the CPU, CUDA events on the GPU."""
+    """Wall-clock timing on the CPU, CUDA events on the GPU.
 
-    def __init__(self, device: str):
+    With a budget, a call slower than budget_ms / repeats is timed fewer times (never fewer
+    than MIN_REPEATS), judged by the median warm-up call: eager's slowest losses at 2**24 take
+    about a second a call, and twenty of them would be a third of a --quick run."""
+
+    MIN_REPEATS = 7
+
+    def __init__(self, device: str, budget_ms: float | None = None):
         self.cuda = device == "cuda"
+        self.budget_ms = budget_ms
+
+    def once(self, fn) -> float:
+        if self.cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize()
+            return start.elapsed_time(end)
+        t0 = time.perf_counter()
+        fn()
+        return (time.perf_counter() - t0) * 1e3
 
     def __call__(self, fn, repeats: int, warmup: int):
-        times = []
-        for i in range(warmup + repeats):
-            if self.cuda:
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(True)
-                start.record()
-                fn()
-                end.record()
-                torch.cuda.synchronize()
-                elapsed = start.elapsed_time(end)
-            else:
-                t0 = time.perf_counter()
-                fn()
-                elapsed = (time.perf_counter() - t0) * 1e3
-            if i >= warmup:
-                times.append(elapsed)
+        """(median, 20th percentile, 80th percentile, number of timed calls) in ms."""
+        warm = [self.once(fn) for _ in range(warmup)]
+        if self.budget_ms is not None and warm:
+            affordable = int(self.budget_ms / statistics.median(warm))
+            repeats = max(min(repeats, self.MIN_REPEATS), min(repeats, affordable))
+        times = [self.once(fn) for _ in range(repeats)]
         q = statistics.quantiles(times, n=10) if len(times) > 1 else times * 9
-        return statistics.median(times), q[1], q[7]
+        return statistics.median(times), q[1], q[7], len(times)
 
 
 def copy_bandwidth(numel: int, dtype, device: str, timer: Timer, repeats: int) -> float:
     """Bytes per millisecond of dst.copy_(src) (read + write), measured now."""
     src = torch.ones(numel, dtype=dtype, device=device)
     dst = torch.empty_like(src)
-    median, _, _ = timer(lambda: dst.copy_(src), repeats, 3)
+    median, *_ = timer(lambda: dst.copy_(src), repeats, 3)
     return 2 * numel * src.element_size() / median
 
 
@@ -231,7 +241,19 @@ def plot(records, directory: str):
     plt.close(fig)
 
 
+def _thp_mode() -> str:
+    """The kernel's transparent huge page mode ('always', 'madvise', 'never'), or 'n/a'."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            return f.read().split("[")[1].split("]")[0]
+    except (OSError, IndexError):
+        return "n/a"
+
+
 def main(argv=None):
+    # The profiler behind the CPU peak memory logs every start and stop, and on a machine
+    # without a GPU an error about it, to stderr; level 6 keeps it quiet.
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.splitlines()[0]
     )
@@ -246,6 +268,9 @@ def main(argv=None):
     parser.add_argument("--losses", nargs="+", default=list(EAGER), choices=list(EAGER))
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--budget-s", type=float,
+                        help="time slow calls fewer times (at least 7) to stay near this many "
+                             "seconds per row and implementation (--quick: 2)")  # fmt: skip
     parser.add_argument("--json", metavar="PATH", help="write the records as JSON")
     parser.add_argument("--plot", metavar="DIR", help="write speedup.png into DIR")
     args = parser.parse_args(argv)
@@ -256,6 +281,8 @@ def main(argv=None):
         args.dtypes = ["float32"] if args.quick else ["float32", "bfloat16"]
     if args.passes is None:
         args.passes = ["fwd+bwd"] if args.quick else ["fwd", "fwd+bwd"]
+    if args.budget_s is None and args.quick:
+        args.budget_s = 2.0
 
     device = args.device
     env = {
@@ -265,6 +292,10 @@ def main(argv=None):
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpu_capability": losses_ext.cpu_capability(),
+        "transparent_hugepage": _thp_mode(),
+        # Huge pages for our CPU outputs (losses_ext) and for all of PyTorch's CPU allocations.
+        "LOSSES_EXT_HUGE_PAGES": os.environ.get("LOSSES_EXT_HUGE_PAGES", "1"),
+        "THP_MEM_ALLOC_ENABLE": os.environ.get("THP_MEM_ALLOC_ENABLE", "0"),
     }
     if device == "cuda":
         import triton
@@ -273,7 +304,7 @@ def main(argv=None):
                    triton=triton.__version__)  # fmt: skip
     print(", ".join(f"{k} {v}" for k, v in env.items()))
     impls = implementations(device, args.impls)
-    timer = Timer(device)
+    timer = Timer(device, None if args.budget_s is None else args.budget_s * 1e3)
     records, rows = [], []
     ce_shapes = [tuple(int(v) for v in shape.split("x")) for shape in args.ce_shapes]
     jobs = [(s, d, p, n, None) for s in args.sizes for d in args.dtypes for p in args.passes
@@ -305,19 +336,19 @@ def main(argv=None):
             if impl == "compile" and _graphs_compiled() == graphs_before:
                 raise RuntimeError(f"torch.compile made no graph for {name}; 'compile' would "
                                    "time eager code")  # fmt: skip
-            median, p20, p80 = timer(run, args.repeats, args.warmup)
+            median, p20, p80, timed = timer(run, args.repeats, args.warmup)
             medians[impl] = median
             peak = peak_extra_bytes(run, device) if backward else None
             records.append({
                 "loss": name, "impl": impl, "device": device, "dtype": dtype_name,
                 "numel": numel, "pass": pass_name, "median_ms": median, "p20_ms": p20,
                 "p80_ms": p80, "gbps": floor_bytes / median / 1e6, "floor_ms": floor_ms,
-                "peak_extra_bytes": peak,
+                "peak_extra_bytes": peak, "runs": timed,
                 "compile_s": first_call_s if impl == "compile" else None, **env,
             })  # fmt: skip
             peak_units = "" if peak is None else f"{peak / (numel * x.element_size()):.2f}"
             rows.append([name, size_label, dtype_name, pass_name, impl, f"{median:.3f}",
-                         f"{p20:.3f}-{p80:.3f}", f"{floor_bytes / median / 1e6:.1f}",
+                         f"{p20:.3f}-{p80:.3f}", timed, f"{floor_bytes / median / 1e6:.1f}",
                          f"{median / floor_ms:.1f}", peak_units])  # fmt: skip
         ours = [m for k, m in medians.items() if k.startswith("fused")]
         for row in rows[-len(impls) :]:
@@ -329,11 +360,12 @@ def main(argv=None):
                     extra.append("")
             row += extra if row[4] == "eager" else ["", ""]
     print(
-        f"median ms over {args.repeats} runs; GB/s = floor bytes / median; x floor = "
-        "median / floor; speed-ups (best fused vs eager, vs compile) on the eager row"
+        f"median ms of 'runs' timed calls after {args.warmup} warm-up calls; GB/s = floor bytes / "
+        "median; x floor = median / floor; speed-ups (best fused vs eager, vs compile) on the "
+        "eager row"
     )
     print(tabulate(rows, headers=["loss", "numel", "dtype", "pass", "impl", "median ms",
-                                  "p20-p80", "GB/s", "x floor", "peak/input",
+                                  "p20-p80", "runs", "GB/s", "x floor", "peak/input",
                                   "fused vs eager", "fused vs compile"]))  # fmt: skip
     compiles = [(r["loss"], r["numel"], r["compile_s"]) for r in records if r["compile_s"]]
     if compiles:

@@ -6,12 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
 
 import losses_ext.functional as LF
-from benchmarks.__main__ import peak_extra_bytes, step
+from benchmarks.__main__ import Timer, peak_extra_bytes, step
 from benchmarks.eager import EAGER
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,6 +29,23 @@ def test_cpu_peak_memory_counts_the_allocations_of_one_call():
         step(EAGER["sigmoid_focal_loss"], x, y, {"reduction": "mean"}, backward=True), "cpu"
     )
     assert eager >= 4 * (4 * n)
+
+
+def test_time_budget_times_slow_calls_fewer_times():
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.02)
+
+    median, p20, p80, timed = Timer("cpu", budget_ms=100)(slow, repeats=20, warmup=2)
+    assert timed == Timer.MIN_REPEATS and len(calls) == 2 + Timer.MIN_REPEATS
+    assert 20 <= p20 <= median <= p80
+    # A fast call, or no budget at all: every repeat is timed.
+    assert Timer("cpu", budget_ms=100)(lambda: None, repeats=20, warmup=2)[3] == 20
+    assert Timer("cpu")(slow, repeats=9, warmup=1)[3] == 9
+    # Within the budget: as many as it affords, between the minimum and the repeats asked for.
+    assert Timer.MIN_REPEATS < Timer("cpu", budget_ms=350)(slow, repeats=20, warmup=2)[3] < 20
 
 
 def test_large_outputs_are_written_in_full():
@@ -51,9 +69,11 @@ def test_command_line_records(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "profiler_start" not in result.stderr  # the profiler's log lines are kept quiet
     records = json.loads(out.read_text())
     keys = {"loss", "impl", "device", "dtype", "numel", "pass", "median_ms", "p20_ms", "p80_ms",
-            "gbps", "floor_ms", "peak_extra_bytes"}  # fmt: skip
+            "gbps", "floor_ms", "peak_extra_bytes", "runs", "threads", "torch",
+            "transparent_hugepage", "LOSSES_EXT_HUGE_PAGES", "THP_MEM_ALLOC_ENABLE"}  # fmt: skip
     assert all(keys <= set(r) for r in records)
     assert {(r["loss"], r["impl"], r["pass"], r["dtype"]) for r in records} == {
         (loss, impl, p, d)
@@ -63,7 +83,7 @@ def test_command_line_records(tmp_path):
         for d in ("float32", "bfloat16")
     }
     for r in records:
-        assert r["numel"] == 1 << 12 and r["median_ms"] > 0
+        assert r["numel"] == 1 << 12 and r["median_ms"] > 0 and r["runs"] == 3
         assert (r["peak_extra_bytes"] is None) == (r["pass"] == "fwd")
     assert (tmp_path / "speedup.png").exists()
 
