@@ -121,7 +121,6 @@ def extension():
         "csrc/cpu/cpu_capability.cpp",
         "csrc/cpu/elementwise.cpp",
         "csrc/cpu/cross_entropy.cpp",
-        "csrc/cpu/output_alloc.cpp",
         "csrc/cpu/core_default.cpp",
     ]
     kind, compile_args = CppExtension, {"cxx": cxx_flags()}

@@ -20,6 +20,15 @@ shows its GB/s (floor bytes / time) and its multiple of that floor. Forward+back
 show the peak memory of one call above what was allocated before it, in units of one input
 tensor (CUDA: the caching allocator's peak; CPU: the profiler's allocation events).
 
+CPU memory (--allocator), the same for every implementation:
+  reuse (default)  glibc keeps freed memory in the heap (mallopt: no mmap, no trimming), so each
+                   call reuses the pages of the one before, as a caching allocator would; the
+                   timings are the kernels' own.
+  fresh            glibc as it comes: every tensor of 32 MiB or more is a new mapping, and each
+                   of its 4 KiB pages faults and is zeroed on first write, in every call.
+PyTorch's own THP_MEM_ALLOC_ENABLE=1 (transparent huge pages for its CPU allocations) applies to
+every implementation too; the records note it.
+
 --quick: 2**20 and 2**24 float32 elements (cross_entropy 8192x2048 and 256x32768), forward+
 backward, every loss and implementation; under 3 minutes on 2 CPU cores.
 """
@@ -27,6 +36,8 @@ backward, every loss and implementation; under 3 minutes on 2 CPU cores.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import json
 import os
 import platform
@@ -241,6 +252,20 @@ def plot(records, directory: str):
     plt.close(fig)
 
 
+def keep_freed_memory() -> bool:
+    """Makes glibc serve every allocation from its heap and never give freed memory back to the
+    kernel, so a freed tensor's pages, already faulted in, serve the next allocation. For the
+    whole process, from now on. False where the C library is not glibc."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4  # glibc's <malloc.h>
+    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
+
+
 def _thp_mode() -> str:
     """The kernel's transparent huge page mode ('always', 'madvise', 'never'), or 'n/a'."""
     try:
@@ -271,9 +296,15 @@ def main(argv=None):
     parser.add_argument("--budget-s", type=float,
                         help="time slow calls fewer times (at least 7) to stay near this many "
                              "seconds per row and implementation (--quick: 2)")  # fmt: skip
+    parser.add_argument("--allocator", choices=["reuse", "fresh"], default="reuse",
+                        help="CPU memory for every implementation: freed memory reused "
+                             "(default), or glibc's fresh mappings")  # fmt: skip
     parser.add_argument("--json", metavar="PATH", help="write the records as JSON")
     parser.add_argument("--plot", metavar="DIR", help="write speedup.png into DIR")
     args = parser.parse_args(argv)
+    if args.allocator == "reuse" and not keep_freed_memory():
+        print("--allocator reuse needs glibc's mallopt; measuring with fresh memory instead")
+        args.allocator = "fresh"
     gpu = args.device == "cuda"
     if args.sizes is None:
         args.sizes = [20, 24] if args.quick else ([20, 24, 28] if gpu else [16, 20, 24])
@@ -292,9 +323,8 @@ def main(argv=None):
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpu_capability": losses_ext.cpu_capability(),
+        "allocator": args.allocator,
         "transparent_hugepage": _thp_mode(),
-        # Huge pages for our CPU outputs (losses_ext) and for all of PyTorch's CPU allocations.
-        "LOSSES_EXT_HUGE_PAGES": os.environ.get("LOSSES_EXT_HUGE_PAGES", "1"),
         "THP_MEM_ALLOC_ENABLE": os.environ.get("THP_MEM_ALLOC_ENABLE", "0"),
     }
     if device == "cuda":

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The kernel benchmark (python -m benchmarks): its memory measurement and its records; and the
-fused CPU ops on outputs large enough to be advised for huge pages."""
+"""The kernel benchmark (python -m benchmarks): its timer, its memory measurement, its allocator
+conditions and its records."""
 
 import json
 import os
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import losses_ext.functional as LF
-from benchmarks.__main__ import Timer, peak_extra_bytes, step
+from benchmarks.__main__ import Timer, _thp_mode, peak_extra_bytes, step
 from benchmarks.eager import EAGER
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,18 +48,6 @@ def test_time_budget_times_slow_calls_fewer_times():
     assert Timer.MIN_REPEATS < Timer("cpu", budget_ms=350)(slow, repeats=20, warmup=2)[3] < 20
 
 
-def test_large_outputs_are_written_in_full():
-    """Outputs of 32 MiB and more take the huge-page path of the CPU ops; an odd size puts the
-    end of the tensor off a 2 MiB boundary."""
-    n = (32 << 20) // 4 + 3
-    x = torch.randn(n, dtype=torch.float32, requires_grad=True)
-    y = torch.randn(n, dtype=torch.float32)
-    loss = LF.mse_loss(x, y, reduction="none", backend="cpu")
-    torch.testing.assert_close(loss, (x.detach() - y) ** 2)
-    loss.sum().backward()
-    torch.testing.assert_close(x.grad, 2 * (x.detach() - y))
-
-
 def test_command_line_records(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run(
@@ -73,7 +61,7 @@ def test_command_line_records(tmp_path):
     records = json.loads(out.read_text())
     keys = {"loss", "impl", "device", "dtype", "numel", "pass", "median_ms", "p20_ms", "p80_ms",
             "gbps", "floor_ms", "peak_extra_bytes", "runs", "threads", "torch",
-            "transparent_hugepage", "LOSSES_EXT_HUGE_PAGES", "THP_MEM_ALLOC_ENABLE"}  # fmt: skip
+            "transparent_hugepage", "THP_MEM_ALLOC_ENABLE", "allocator"}  # fmt: skip
     assert all(keys <= set(r) for r in records)
     assert {(r["loss"], r["impl"], r["pass"], r["dtype"]) for r in records} == {
         (loss, impl, p, d)
@@ -84,6 +72,7 @@ def test_command_line_records(tmp_path):
     }
     for r in records:
         assert r["numel"] == 1 << 12 and r["median_ms"] > 0 and r["runs"] == 3
+        assert r["allocator"] == "reuse"
         assert (r["peak_extra_bytes"] is None) == (r["pass"] == "fwd")
     assert (tmp_path / "speedup.png").exists()
 
@@ -106,40 +95,31 @@ def test_every_compile_row_is_compiled(tmp_path):
     assert len(records) == 10 and all(r["compile_s"] > 0 for r in records)
 
 
-def _anon_huge_kb(address: int) -> int:
-    """AnonHugePages of the mapping that holds `address`, from /proc/self/smaps."""
-    with open("/proc/self/smaps") as f:
-        inside = False
-        for line in f:
-            first = line.split()[0]
-            if "-" in first and ":" not in first:
-                start, end = (int(v, 16) for v in first.split("-"))
-                inside = start <= address < end
-            elif inside and first == "AnonHugePages:":
-                return int(line.split()[1])
-    raise AssertionError("address not mapped")
+FAULTS_OF_FIVE_FRESH_TENSORS = """
+import resource, sys, torch
+from benchmarks.__main__ import keep_freed_memory
+if sys.argv[1] == "reuse":
+    assert keep_freed_memory()
+for _ in range(10):
+    torch.empty(1 << 24).fill_(1)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    torch.empty(1 << 24).fill_(1)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
 
 
-THP_MADVISE = os.path.exists("/sys/kernel/mm/transparent_hugepage/enabled") and "[madvise]" in (
-    open("/sys/kernel/mm/transparent_hugepage/enabled").read()
-)
-
-
-@pytest.mark.skipif(not THP_MADVISE, reason="transparent huge pages are not in 'madvise' mode")
-def test_large_outputs_get_huge_pages_unless_turned_off():
-    code = (
-        "import torch, losses_ext.functional as LF, test_benchmark as t\n"
-        "x = torch.randn(1 << 24, requires_grad=True)\n"
-        "LF.mse_loss(x, torch.randn(1 << 24)).backward()\n"
-        "print(t._anon_huge_kb(x.grad.data_ptr() + (8 << 20)))\n"
-    )
-    tests = os.path.dirname(os.path.abspath(__file__))
-    path = os.pathsep.join([tests, ROOT, os.environ.get("PYTHONPATH", "")])
-    kb = {}
-    for setting in ("1", "0"):
-        env = dict(os.environ, LOSSES_EXT_HUGE_PAGES=setting, PYTHONPATH=path)
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                             text=True, timeout=120, check=True)  # fmt: skip
-        kb[setting] = int(out.stdout.split()[-1])
-    assert kb["1"] >= 2048  # at least one 2 MiB page backs the gradient
-    assert kb["0"] == 0
+@pytest.mark.parametrize("allocator", ["reuse", "fresh"])
+def test_allocator_conditions(allocator):
+    """'reuse': a 64 MiB tensor made and written five times after a warm-up (glibc's heap takes a
+    few rounds to settle) faults in fewer pages than one such tensor has; 'fresh': each time, its
+    16,384 pages of 4 KiB fault again."""
+    out = subprocess.run(
+        [sys.executable, "-c", FAULTS_OF_FIVE_FRESH_TENSORS, allocator],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    faults = int(out.stdout.split()[-1])
+    if allocator == "reuse":
+        assert faults < 16384
+    elif _thp_mode() != "always" and os.environ.get("THP_MEM_ALLOC_ENABLE", "0") == "0":
+        assert faults >= 5 * 16384 * 0.9

@@ -37,7 +37,6 @@
 #include "../reduction.h"
 #include "cpu_capability.h"
 #include "elementwise_core.h"
-#include "output_alloc.h"
 
 namespace losses_ext::cpu {
 namespace {
@@ -94,8 +93,8 @@ Grads cross_entropy_cpu(const Tensor& input, const Tensor& target,
   const int64_t rows = N * S;
   const bool reduce = reduction != kReductionNone;
   Tensor loss = reduce ? at::empty({}, input.options()) : at::empty({N, S}, input.options());
-  Tensor dx = empty_output(need_dx ? input.sizes() : at::IntArrayRef{0}, input.options());
-  Tensor dy = empty_output(need_dy ? input.sizes() : at::IntArrayRef{0}, input.options());
+  Tensor dx = at::empty(need_dx ? input.sizes() : at::IntArrayRef{0}, input.options());
+  Tensor dy = at::empty(need_dy ? input.sizes() : at::IntArrayRef{0}, input.options());
   double divisor = 1.0;
   if (reduction == kReductionMean) {
     divisor = prob_target ? static_cast<double>(rows)

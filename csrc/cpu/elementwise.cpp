@@ -21,7 +21,6 @@
 #include "../reduction.h"
 #include "cpu_capability.h"
 #include "elementwise_core.h"
-#include "output_alloc.h"
 
 namespace losses_ext::cpu {
 namespace {
@@ -99,11 +98,10 @@ static Grads run(const char* name, MakeLoss make_loss, const Tensor& input,
   const Tensor pw = pos_weight ? pos_weight->contiguous() : Tensor();
   const int64_t numel = x.numel();
   const bool reduce = reduction != kReductionNone;
-  Tensor loss = reduce ? at::empty({}, x.options()) : empty_output(x.sizes(), x.options());
+  Tensor loss = reduce ? at::empty({}, x.options()) : at::empty_like(x);
   // A target-only gradient still runs the dx+dy kernel; dx then goes to a buffer we drop.
-  Tensor dx = (need_dx || need_dy) ? empty_output(x.sizes(), x.options())
-                                   : at::empty({0}, x.options());
-  Tensor dy = need_dy ? empty_output(x.sizes(), x.options()) : at::empty({0}, x.options());
+  Tensor dx = (need_dx || need_dy) ? at::empty_like(x) : at::empty({0}, x.options());
+  Tensor dy = need_dy ? at::empty_like(x) : at::empty({0}, x.options());
   const double divisor = reduction_divisor(reduction, input);
   const double grad_scale = reduction_grad_scale(reduction, input);
 
