@@ -4,7 +4,7 @@
     python -m benchmarks [--quick] [--device cpu|cuda] [--sizes 16 20 24]
                          [--ce-shapes 8192x2048] [--dtypes float32 bfloat16]
                          [--passes fwd fwd+bwd] [--impls ...] [--losses ...]
-                         [--json PATH] [--plot DIR]
+                         [--allocator reuse|fresh] [--budget-s S] [--json PATH] [--plot DIR]
 
 For each loss, implementation, size and dtype (cross_entropy: each rows x classes shape, with
 class-index targets): median and 20th/80th percentile milliseconds
