@@ -121,5 +121,7 @@ def test_allocator_conditions(allocator):
     faults = int(out.stdout.split()[-1])
     if allocator == "reuse":
         assert faults < 16384
-    elif _thp_mode() != "always" and os.environ.get("THP_MEM_ALLOC_ENABLE", "0") == "0":
-        assert faults >= 5 * 16384 * 0.9
+        return
+    if _thp_mode() == "always" or os.environ.get("THP_MEM_ALLOC_ENABLE", "0") != "0":
+        pytest.skip("huge pages back fresh memory here: a fault maps 2 MiB, not 4 KiB")
+    assert faults >= 5 * 16384 * 0.9
